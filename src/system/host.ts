@@ -1,0 +1,43 @@
+/** What the host offers the VPN feature: TUN device, CAP_NET_ADMIN, nft. */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { errnoName } from '../errors.js';
+import { tunDeviceStatus } from './native.js';
+
+const execFileAsync = promisify(execFile);
+const CAP_NET_ADMIN = 12;
+
+export interface HostProbe {
+  tunDevice: boolean;
+  tunDeviceError: string | undefined;
+  netAdmin: boolean;
+  nft: { available: boolean; version?: string };
+}
+
+/** Reads the effective capability set of this process from /proc/self/status. */
+export function hasCapability(bit: number, status = readFileSync('/proc/self/status', 'utf8')): boolean {
+  const line = status.split('\n').find((l) => l.startsWith('CapEff:'));
+  if (!line) return false;
+  const mask = BigInt(`0x${line.slice('CapEff:'.length).trim()}`);
+  return (mask & (1n << BigInt(bit))) !== 0n;
+}
+
+async function probeNft(): Promise<HostProbe['nft']> {
+  try {
+    const { stdout } = await execFileAsync('nft', ['--version'], { timeout: 5000 });
+    return { available: true, version: stdout.trim() };
+  } catch {
+    return { available: false };
+  }
+}
+
+export async function probeHost(): Promise<HostProbe> {
+  const tun = tunDeviceStatus();
+  return {
+    tunDevice: tun === 0,
+    tunDeviceError: tun === 0 ? undefined : errnoName(tun),
+    netAdmin: hasCapability(CAP_NET_ADMIN),
+    nft: await probeNft(),
+  };
+}

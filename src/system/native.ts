@@ -1,0 +1,150 @@
+/**
+ * The one module that loads the native shim through koffi. Every C function returns >= 0 or
+ * -errno; the wrappers here turn a negative value into a VpnsvcError carrying the errno name.
+ */
+import { existsSync } from 'node:fs';
+import koffi from 'koffi';
+import { errnoError, ioError, type ErrorName } from '../errors.js';
+import { projectRoot } from '../paths.js';
+
+const IFNAMSIZ = 16;
+const INET_ADDRSTRLEN = 16;
+
+export const IFF_UP = 0x1;
+export const IFF_RUNNING = 0x40;
+
+export function nativeLibraryPath(): string {
+  return process.env.VPNSVC_NATIVE_LIB ?? `${projectRoot()}/native-shim/build/libvpnsvc.so`;
+}
+
+function bind(lib: ReturnType<typeof koffi.load>) {
+  return {
+    tunOpen: lib.func('int vs_tun_open(const char *name, void *name_out, int name_out_len)'),
+    close: lib.func('int vs_close(int fd)'),
+    ifIndex: lib.func('int vs_if_index(const char *name)'),
+    ifGetMtu: lib.func('int vs_if_get_mtu(const char *name)'),
+    ifSetMtu: lib.func('int vs_if_set_mtu(const char *name, int mtu)'),
+    ifSetAddr: lib.func('int vs_if_set_addr(const char *name, const char *addr)'),
+    ifSetDstAddr: lib.func('int vs_if_set_dstaddr(const char *name, const char *addr)'),
+    ifGetAddr: lib.func('int vs_if_get_addr(const char *name, void *out, int out_len)'),
+    ifGetDstAddr: lib.func('int vs_if_get_dstaddr(const char *name, void *out, int out_len)'),
+    ifGetFlags: lib.func('int vs_if_get_flags(const char *name)'),
+    ifSetUp: lib.func('int vs_if_set_up(const char *name, int up)'),
+    fdGetNonblock: lib.func('int vs_fd_get_nonblock(int fd)'),
+    fdSetNonblock: lib.func('int vs_fd_set_nonblock(int fd, int on)'),
+    tunAvailable: lib.func('int vs_tun_available(void)'),
+    // --- issue 3: routes & dns ---
+    // --- issue 4: firewall & protect ---
+    // --- issue 5: data plane ---
+  };
+}
+
+type Bindings = ReturnType<typeof bind>;
+let bindings: Bindings | undefined;
+
+/**
+ * Loads the shim once. A missing library is the one failure an operator fixes by building,
+ * so the message says how.
+ */
+export function loadNative(): Bindings {
+  if (bindings) return bindings;
+  const path = nativeLibraryPath();
+  if (!existsSync(path)) {
+    throw ioError(
+      `native shim not found at ${path}: build it with \`npm install\` (or \`make -C native-shim\`) in ${projectRoot()}`,
+    );
+  }
+  bindings = bind(koffi.load(path));
+  return bindings;
+}
+
+function check(rc: number, what: string, kind?: ErrorName): number {
+  if (rc < 0) throw errnoError(rc, what, kind);
+  return rc;
+}
+
+function cString(buf: Buffer): string {
+  const end = buf.indexOf(0);
+  return buf.toString('latin1', 0, end < 0 ? buf.length : end);
+}
+
+export interface OpenedTun {
+  fd: number;
+  name: string;
+}
+
+export function tunOpen(name: string): OpenedTun {
+  const out = Buffer.alloc(IFNAMSIZ);
+  const fd = check(loadNative().tunOpen(name, out, IFNAMSIZ), `open TUN "${name}"`);
+  return { fd, name: cString(out) };
+}
+
+/** Like tunOpen, but returns the raw -errno so the caller can react to EBUSY. */
+export function tunOpenRaw(name: string): OpenedTun | number {
+  const out = Buffer.alloc(IFNAMSIZ);
+  const rc = loadNative().tunOpen(name, out, IFNAMSIZ) as number;
+  return rc < 0 ? rc : { fd: rc, name: cString(out) };
+}
+
+export function closeFd(fd: number): void {
+  check(loadNative().close(fd), `close fd ${fd}`);
+}
+
+/** Interface index, or undefined when no interface has that name. */
+export function ifIndex(name: string): number | undefined {
+  const rc = loadNative().ifIndex(name) as number;
+  if (rc === -19 /* ENODEV */) return undefined;
+  return check(rc, `index of "${name}"`);
+}
+
+export function getMtu(name: string): number {
+  return check(loadNative().ifGetMtu(name), `get MTU of "${name}"`);
+}
+
+export function setMtu(name: string, mtu: number): void {
+  check(loadNative().ifSetMtu(name, mtu), `set MTU ${mtu} on "${name}"`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+export function setLocalAddress(name: string, address: string): void {
+  check(loadNative().ifSetAddr(name, address), `set local address ${address} on "${name}"`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+export function setPeerAddress(name: string, address: string): void {
+  check(loadNative().ifSetDstAddr(name, address), `set peer address ${address} on "${name}"`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+function readAddress(fn: 'ifGetAddr' | 'ifGetDstAddr', name: string): string | null {
+  const out = Buffer.alloc(INET_ADDRSTRLEN);
+  const rc = loadNative()[fn](name, out, INET_ADDRSTRLEN) as number;
+  if (rc === -99 /* EADDRNOTAVAIL: no IPv4 address yet */) return null;
+  check(rc, `read address of "${name}"`);
+  return cString(out);
+}
+
+export const getLocalAddress = (name: string): string | null => readAddress('ifGetAddr', name);
+export const getPeerAddress = (name: string): string | null => readAddress('ifGetDstAddr', name);
+
+export function getFlags(name: string): number {
+  return check(loadNative().ifGetFlags(name), `get flags of "${name}"`);
+}
+
+export function setLinkUp(name: string, up: boolean): void {
+  check(loadNative().ifSetUp(name, up ? 1 : 0), `set "${name}" ${up ? 'up' : 'down'}`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+export function isNonBlocking(fd: number): boolean {
+  return check(loadNative().fdGetNonblock(fd), `read flags of fd ${fd}`) === 1;
+}
+
+export function setNonBlocking(fd: number, on: boolean): void {
+  check(loadNative().fdSetNonblock(fd, on ? 1 : 0), `set O_NONBLOCK=${on} on fd ${fd}`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+/** 0 when /dev/net/tun opens, else the -errno. */
+export function tunDeviceStatus(): number {
+  return loadNative().tunAvailable() as number;
+}
+
+// --- issue 3: routes & dns (wrappers) ---
+// --- issue 4: firewall & protect (wrappers) ---
+// --- issue 5: data plane (wrappers) ---

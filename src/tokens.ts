@@ -1,0 +1,105 @@
+/**
+ * Bearer tokens and their privileges, kept as sha256 hashes in $VPNSVC_STATE_DIR/tokens.json.
+ * The seed's privileges are http://tizen.org/privilege/vpnservice and .../internet.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const PRIVILEGES = ['vpnservice', 'internet'] as const;
+export type Privilege = (typeof PRIVILEGES)[number];
+
+export interface TokenEntry {
+  id: string;
+  sha256: string;
+  privileges: Privilege[];
+}
+
+export interface TokenFile {
+  tokens: TokenEntry[];
+}
+
+export const TOKENS_FILE = 'tokens.json';
+export const ADMIN_TOKEN_FILE = 'admin.token';
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+function checkTokenFile(data: unknown, path: string): TokenFile {
+  const fail = (why: string): never => {
+    throw new Error(`${path}: ${why}`);
+  };
+  if (typeof data !== 'object' || data === null || !Array.isArray((data as TokenFile).tokens)) {
+    return fail('expected {"tokens": [...]}');
+  }
+  for (const [i, t] of (data as TokenFile).tokens.entries()) {
+    if (typeof t.id !== 'string' || t.id.length === 0) fail(`tokens[${i}].id must be a non-empty string`);
+    if (typeof t.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(t.sha256)) fail(`tokens[${i}].sha256 must be 64 hex digits`);
+    if (!Array.isArray(t.privileges) || !t.privileges.every((p) => (PRIVILEGES as readonly string[]).includes(p))) {
+      fail(`tokens[${i}].privileges must list only ${PRIVILEGES.join(', ')}`);
+    }
+  }
+  return data as TokenFile;
+}
+
+function writePrivate(path: string, content: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, content, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export class TokenStore {
+  private constructor(private readonly entries: TokenEntry[]) {}
+
+  static fromEntries(entries: TokenEntry[]): TokenStore {
+    return new TokenStore(entries.map((e) => ({ ...e, privileges: [...e.privileges] })));
+  }
+
+  /**
+   * Loads the state directory's token file. On first start, when there is none, generates an
+   * admin token with both privileges into admin.token (mode 0600) and reports its path.
+   */
+  static openStateDir(stateDir: string): { store: TokenStore; createdAdminToken: string | undefined } {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const path = join(stateDir, TOKENS_FILE);
+    if (!existsSync(path)) {
+      const token = newToken();
+      const adminPath = join(stateDir, ADMIN_TOKEN_FILE);
+      writePrivate(adminPath, `${token}\n`);
+      const file: TokenFile = { tokens: [{ id: 'admin', sha256: hashToken(token), privileges: [...PRIVILEGES] }] };
+      writePrivate(path, `${JSON.stringify(file, null, 2)}\n`);
+      return { store: new TokenStore(file.tokens), createdAdminToken: adminPath };
+    }
+    const file = checkTokenFile(JSON.parse(readFileSync(path, 'utf8')), path);
+    return { store: new TokenStore(file.tokens), createdAdminToken: undefined };
+  }
+
+  /**
+   * The entry whose hash matches, compared in constant time against every entry so the time
+   * taken says nothing about which token, or how much of one, matched.
+   */
+  verify(token: string): TokenEntry | undefined {
+    const presented = Buffer.from(hashToken(token), 'hex');
+    let found: TokenEntry | undefined;
+    for (const entry of this.entries) {
+      if (timingSafeEqual(presented, Buffer.from(entry.sha256, 'hex')) && !found) found = entry;
+    }
+    return found;
+  }
+}
+
+/** Adds a token to a state directory's file; returns the new secret (shown once). */
+export function addToken(stateDir: string, id: string, privileges: Privilege[]): string {
+  const path = join(stateDir, TOKENS_FILE);
+  const file = checkTokenFile(JSON.parse(readFileSync(path, 'utf8')), path);
+  if (file.tokens.some((t) => t.id === id)) throw new Error(`a token with id "${id}" already exists in ${path}`);
+  const token = newToken();
+  file.tokens.push({ id, sha256: hashToken(token), privileges });
+  writePrivate(path, `${JSON.stringify(file, null, 2)}\n`);
+  return token;
+}

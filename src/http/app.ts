@@ -1,0 +1,68 @@
+/**
+ * Builds the HTTP app as a plugin-composed Fastify instance; it never listens (server.ts does).
+ * Routes come from openapi.yaml: each operation's path, method, schemas and privileges.
+ */
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyBaseLogger } from 'fastify';
+import type { TokenStore } from '../tokens.js';
+import { requirePrivileges } from './auth.js';
+import type { AppContext } from './context.js';
+import { installErrorHandling } from './error-handler.js';
+import { allHandlers } from './routes/index.js';
+import { validatorCompiler } from './validation.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    operationId?: string;
+  }
+}
+
+export interface AppOptions {
+  context: AppContext;
+  tokens: TokenStore;
+  loggerInstance?: FastifyBaseLogger;
+  https?: { key: Buffer; cert: Buffer };
+}
+
+export async function buildApp({ context, tokens, loggerInstance, https }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(loggerInstance ? { loggerInstance } : { logger: false }),
+    ...(https ? { https } : {}),
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler(context.spec.componentSchemas));
+  installErrorHandling(app);
+  // curl scripts often send "Content-Type: application/json" with no body on DELETE or apply;
+  // an empty body is "no body", and the schema decides whether one was required.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parseJson(request, body as string, done);
+  });
+
+  // permessage-deflate stays off: packets are already dense and compression costs CPU per packet.
+  await app.register(fastifyWebsocket, { options: { perMessageDeflate: false, maxPayload: 1 << 20 } });
+  await app.register(fastifySwagger, { mode: 'static', specification: { document: context.spec.document as never } });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  const handlers = allHandlers(context);
+  const served = new Set<string>();
+  for (const route of context.spec.routes) {
+    const handler = handlers[route.operationId];
+    if (!handler) throw new Error(`openapi.yaml operation ${route.operationId} has no handler`);
+    served.add(route.operationId);
+    app.route({
+      method: route.method,
+      url: route.url,
+      schema: route.schema,
+      config: { operationId: route.operationId },
+      ...(route.privileges ? { onRequest: requirePrivileges(tokens, route.privileges) } : {}),
+      handler: (request, reply) => handler(request as FastifyRequest, reply as FastifyReply),
+    });
+  }
+  const extra = Object.keys(handlers).filter((id) => !served.has(id));
+  if (extra.length > 0) throw new Error(`handlers without an openapi.yaml operation: ${extra.join(', ')}`);
+  return app;
+}

@@ -1,0 +1,22 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Features, OperationId } from '../api-types.js';
+import type { VpnEngine } from '../engine/engine.js';
+import type { Spec } from './spec.js';
+
+/** What route handlers reach: the engine and read-only facts about the host. */
+export interface AppContext {
+  engine: VpnEngine;
+  features(): Promise<Features>;
+  spec: Spec;
+  startedAt: number;
+  // --- issue 3: routes & dns ---
+  // --- issue 4: firewall & protect ---
+  // --- issue 5: data plane ---
+  // --- issue 6: operations ---
+}
+
+export type Handler = (request: FastifyRequest, reply: FastifyReply) => unknown;
+export type Handlers = Partial<Record<OperationId, Handler>>;
+
+/** The `name` path parameter, already validated by the spec's schema. */
+export const nameParam = (request: FastifyRequest): string => (request.params as { name: string }).name;

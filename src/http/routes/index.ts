@@ -1,0 +1,21 @@
+import type { AppContext, Handlers } from '../context.js';
+import { hostHandlers } from './host.js';
+import { interfaceHandlers } from './interfaces.js';
+import { sessionHandlers } from './session.js';
+// --- issue 3: routes & dns ---
+// --- issue 4: firewall & protect ---
+// --- issue 5: data plane ---
+// --- issue 6: operations ---
+
+/** Every operation of openapi.yaml, by operationId. */
+export function allHandlers(ctx: AppContext): Handlers {
+  return {
+    ...hostHandlers(ctx),
+    ...interfaceHandlers(ctx),
+    ...sessionHandlers(ctx),
+    // --- issue 3: routes & dns ---
+    // --- issue 4: firewall & protect ---
+    // --- issue 5: data plane ---
+    // --- issue 6: operations ---
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Request validation compiled by ajv from openapi.yaml's component schemas. Bodies are checked
+ * as sent: no type coercion and no stripping of unknown fields (an unknown field is a 400).
+ * Path and query parameters arrive as strings, so only they are coerced.
+ */
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+import { SCHEMA_ID_PREFIX } from './spec.js';
+
+function makeAjv(coerceTypes: boolean, schemas: Record<string, object>): Ajv.default {
+  const ajv = new Ajv.default({
+    coerceTypes,
+    removeAdditional: false,
+    useDefaults: false,
+    allErrors: false,
+    strict: true,
+    // OpenAPI 3.0 keywords that are annotations, not assertions, for ajv.
+    keywords: ['example'],
+  });
+  addFormats.default(ajv, ['ipv4', 'ipv6']);
+  for (const [name, schema] of Object.entries(schemas)) ajv.addSchema({ ...schema, $id: SCHEMA_ID_PREFIX + name });
+  return ajv;
+}
+
+export function validatorCompiler(schemas: Record<string, object>): FastifySchemaCompiler<object> {
+  const bodies = makeAjv(false, schemas);
+  const strings = makeAjv(true, schemas);
+  return ({ schema, httpPart }) => {
+    const fn: ValidateFunction = (httpPart === 'body' ? bodies : strings).compile(schema);
+    return (data: unknown) => (fn(data) ? { value: data } : { error: new ValidationFailure(fn.errors ?? []) });
+  };
+}
+
+export class ValidationFailure extends Error {
+  constructor(readonly errors: ErrorObject[]) {
+    super('request validation failed');
+  }
+}
+
+/** One readable sentence from ajv's first error: where, and what was expected. */
+export function describeValidationError(part: string, e: ErrorObject): string {
+  const where = `${part}${e.instancePath.replace(/\//g, '.').replace(/^\./, '.')}`;
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${where} has an unknown field "${String(params.additionalProperty)}"`;
+    case 'required':
+      return `${where} is missing the field "${String(params.missingProperty)}"`;
+    case 'minProperties':
+      return `${where} must set at least one field`;
+    case 'format':
+      return `${where} must be ${params.format === 'ipv4' ? 'an IPv4 address in dotted-quad form' : `a valid ${String(params.format)}`}`;
+    case 'pattern':
+      return `${where} has characters that are not allowed (must match ${String(params.pattern)})`;
+    default:
+      return `${where} ${e.message ?? 'is invalid'}`;
+  }
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * The daemon's entry: reads the environment, loads the native shim, listens, and shuts down
+ * gracefully. Everything else is built by buildApp and the engine.
+ */
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import pino from 'pino';
+import { loadConfig, type Config } from './config.js';
+import { VpnEngine } from './engine/engine.js';
+import { describeFeatures, featureSupport } from './features.js';
+import { buildApp } from './http/app.js';
+import { loadSpec } from './http/spec.js';
+import { probeHost } from './system/host.js';
+import { loadNative } from './system/native.js';
+import { TokenStore } from './tokens.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`vpnsvc: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = pino({ level: config.logLevel, name: 'vpnsvc' });
+  try {
+    loadNative();
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(1);
+  }
+
+  const probe = await probeHost();
+  const engine = new VpnEngine(featureSupport(probe), log);
+  const { store, createdAdminToken } = TokenStore.openStateDir(config.stateDir);
+  if (createdAdminToken) log.info({ path: createdAdminToken }, 'first start: generated an admin token (vpnservice + internet)');
+  const features = describeFeatures(probe, null);
+  if (!features.supported) log.warn({ missing: features.missing }, 'the VPN feature is not supported on this host');
+
+  const app = await buildApp({
+    context: { engine, features: async () => describeFeatures(probe, null), spec: loadSpec(), startedAt: Date.now() },
+    tokens: store,
+    loggerInstance: log,
+  });
+
+  if (config.listen.kind === 'unix') {
+    const path = config.listen.path;
+    // A socket file left by a crashed predecessor would make listen fail with EADDRINUSE.
+    if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
+    await app.listen({ path });
+    chmodSync(path, 0o660);
+  } else {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    app
+      .close()
+      .then(() => engine.close())
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main();

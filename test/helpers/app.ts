@@ -1,0 +1,70 @@
+/**
+ * build(t): the real app over a real engine, with known tokens, closed after the test.
+ * Requests go through supertest against the app's own server.
+ */
+import type { TestContext } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import supertest from 'supertest';
+import { VpnEngine, type FeatureSupport } from '../../src/engine/engine.js';
+import { describeFeatures, featureSupport } from '../../src/features.js';
+import { buildApp } from '../../src/http/app.js';
+import { loadSpec } from '../../src/http/spec.js';
+import { probeHost } from '../../src/system/host.js';
+import { TokenStore, hashToken, type Privilege } from '../../src/tokens.js';
+
+export const TOKENS = {
+  admin: 'test-admin-token',
+  vpnservice: 'test-vpnservice-only',
+  internet: 'test-internet-only',
+} as const;
+
+const spec = loadSpec();
+
+export const silentLog = { info: () => undefined, warn: () => undefined };
+
+export function testTokenStore(): TokenStore {
+  const entry = (id: keyof typeof TOKENS, privileges: Privilege[]) => ({ id, sha256: hashToken(TOKENS[id]), privileges });
+  return TokenStore.fromEntries([
+    entry('admin', ['vpnservice', 'internet']),
+    entry('vpnservice', ['vpnservice']),
+    entry('internet', ['internet']),
+  ]);
+}
+
+export interface Built {
+  app: FastifyInstance;
+  engine: VpnEngine;
+  request: supertest.Agent;
+  /** supertest with the admin token already set */
+  admin: {
+    get(url: string): supertest.Test;
+    post(url: string): supertest.Test;
+    patch(url: string): supertest.Test;
+    put(url: string): supertest.Test;
+    delete(url: string): supertest.Test;
+  };
+}
+
+export async function build(t: TestContext, opts: { support?: FeatureSupport } = {}): Promise<Built> {
+  const probe = await probeHost();
+  const engine = new VpnEngine(opts.support ?? featureSupport(probe), silentLog);
+  const app = await buildApp({
+    context: { engine, features: async () => describeFeatures(probe, null), spec, startedAt: Date.now() },
+    tokens: testTokenStore(),
+  });
+  await app.ready();
+  t.after(async () => {
+    await app.close();
+    await engine.close();
+  });
+  const request = supertest.agent(app.server);
+  const auth = `Bearer ${TOKENS.admin}`;
+  const admin = {
+    get: (url: string) => supertest(app.server).get(url).set('authorization', auth),
+    post: (url: string) => supertest(app.server).post(url).set('authorization', auth),
+    patch: (url: string) => supertest(app.server).patch(url).set('authorization', auth),
+    put: (url: string) => supertest(app.server).put(url).set('authorization', auth),
+    delete: (url: string) => supertest(app.server).delete(url).set('authorization', auth),
+  };
+  return { app, engine, request, admin };
+}

@@ -1,0 +1,85 @@
+/** Starts the real daemon (src/server.ts) as a child process on a unix socket in a temp dir. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { projectRoot } from '../../src/paths.js';
+
+export interface Daemon {
+  child: ChildProcess;
+  dir: string;
+  socket: string;
+  output(): string;
+  exited: Promise<number | null>;
+  token(): string;
+  call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+export function spawnDaemon(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'vpnsvc-daemon-'))): Daemon {
+  const socket = join(dir, 'vpnsvc.sock');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/server.ts')], {
+    cwd: projectRoot(),
+    env: { ...process.env, VPNSVC_STATE_DIR: join(dir, 'state'), VPNSVC_LISTEN: `unix:${socket}`, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const daemon: Daemon = {
+    child,
+    dir,
+    socket,
+    exited,
+    output: () => out,
+    token: () => readFileSync(join(dir, 'state', 'admin.token'), 'utf8').trim(),
+    call: (method, path, body, token = daemon.token()) =>
+      new Promise((resolve, reject) => {
+        const payload = body === undefined ? undefined : JSON.stringify(body);
+        const req = request(
+          {
+            socketPath: socket,
+            method,
+            path,
+            headers: {
+              authorization: `Bearer ${token}`,
+              ...(payload ? { 'content-type': 'application/json' } : {}),
+            },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+          },
+        );
+        req.on('error', reject);
+        req.end(payload);
+      }),
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return daemon;
+}
+
+/** Waits (bounded) until the daemon answers /health. */
+export async function waitReady(daemon: Daemon, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (daemon.child.exitCode !== null) throw new Error(`daemon exited early:\n${daemon.output()}`);
+    if (existsSync(daemon.socket)) {
+      try {
+        if ((await daemon.call('GET', '/health', undefined, '')).status === 200) return;
+      } catch {
+        // not listening yet
+      }
+    }
+    await sleep(100);
+  }
+  throw new Error(`daemon not ready after ${ms} ms:\n${daemon.output()}`);
+}

@@ -19,8 +19,6 @@ import type { PackedRoutes } from '../system/native.js';
 export type RouteFamily = 4 | 6;
 
 export interface RouteSpec {
-  /** Canonical text: dotted decimal, or RFC 5952 for IPv6. */
-  address: string;
   prefix: number;
   family: RouteFamily;
   /** The address in network order, 4 or 16 bytes. */
@@ -63,14 +61,52 @@ function toText(bytes: Uint8Array): string {
   return new ipaddr.IPv6(Array.from(bytes)).toRFC5952String();
 }
 
-function addressBytes(address: string, family: RouteFamily): Uint8Array {
-  // isIP already accepted strict dotted decimal, so splitting is enough for IPv4.
-  if (family === 4) return Uint8Array.from(address.split('.'), Number);
-  return Uint8Array.from(ipaddr.IPv6.parse(address).toByteArray());
+function groupsOf(text: string): number[] {
+  if (text === '') return [];
+  const groups: number[] = [];
+  for (const part of text.split(':')) {
+    if (part.includes('.')) {
+      const [a = 0, b = 0, c = 0, d = 0] = part.split('.').map(Number);
+      groups.push((a << 8) | b, (c << 8) | d);
+    } else {
+      groups.push(parseInt(part, 16));
+    }
+  }
+  return groups;
 }
 
-export function routeKey(route: Pick<RouteSpec, 'address' | 'prefix'>): string {
-  return `${route.address}/${route.prefix}`;
+/**
+ * The address in network order. isIP has already accepted the text (strict dotted decimal, or
+ * IPv6 without zone), so this only converts; it is several times faster than a general parser,
+ * which counts for a bulk of 10,000 routes.
+ */
+function addressBytes(address: string, family: RouteFamily): Uint8Array {
+  if (family === 4) return Uint8Array.from(address.split('.'), Number);
+  const gap = address.indexOf('::');
+  const head = groupsOf(gap < 0 ? address : address.slice(0, gap));
+  const tail = gap < 0 ? [] : groupsOf(address.slice(gap + 2));
+  const groups = gap < 0 ? head : [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[2 * i] = g >> 8;
+    out[2 * i + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/** Canonical text of a route: dotted decimal, or RFC 5952 for IPv6, then /prefix. */
+export function routeText(route: RouteSpec): string {
+  return `${toText(route.bytes)}/${route.prefix}`;
+}
+
+/** The canonical address alone. */
+export function routeAddress(route: RouteSpec): string {
+  return toText(route.bytes);
+}
+
+/** Identity of a route, cheap to compute for a bulk: the same for every spelling of an address. */
+export function routeKey(route: RouteSpec): string {
+  return `${Buffer.from(route.bytes.buffer, route.bytes.byteOffset, route.bytes.length).toString('hex')}/${route.prefix}`;
 }
 
 /** Parses and checks one route; throws INVALID_PARAMETER with a message a user can act on. */
@@ -101,7 +137,7 @@ export function parseRoute(address: unknown, prefix: unknown): RouteSpec {
       throw invalidParameter(`${address}/${prefix} is ${r.why}`);
     }
   }
-  return { address: family === 4 ? address : toText(bytes), prefix, family, bytes };
+  return { prefix, family, bytes };
 }
 
 /** Packs routes into the shim's fixed-size arrays: family, 16 bytes of address, prefix. */

@@ -8,7 +8,7 @@ import { errnoError, errnoName, invalidParameter, noSuchFile } from '../errors.j
 import * as native from '../system/native.js';
 import type { ActiveInterface, VpnEngine } from './engine.js';
 import { upInterfaceIndex } from './link-up.js';
-import { type RouteSpec, packRoutes, parseRoute, routeKey, unpackRoutes } from './route-spec.js';
+import { type RouteSpec, packRoutes, parseRoute, routeAddress, routeKey, routeText, unpackRoutes } from './route-spec.js';
 
 /** One request's worth; the HTTP schema says the same (and 1 MiB of JSON holds about 20,000). */
 export const MAX_ROUTES_PER_CALL = 20_000;
@@ -24,14 +24,17 @@ export class VpnRoutes {
     engine.onDeinit((iface) => this.flush(iface));
   }
 
-  /** vpnsvc_add_route. */
+  /** vpnsvc_add_route; answers the route in canonical form. */
   addRoute(name: string, route: Route): Promise<Route> {
-    return this.addRoutes(name, [route], false).then((added) => added[0] as Route);
+    return this.engine.exclusive(() => {
+      const [spec] = this.change(name, [route], true, false);
+      return { address: routeAddress(spec as RouteSpec), prefix: route.prefix };
+    });
   }
 
-  /** Bulk add: every route lands, or none does. */
-  addRoutes(name: string, routes: readonly Route[], bulk = true): Promise<Route[]> {
-    return this.engine.exclusive(() => this.change(name, routes, true, bulk));
+  /** Bulk add: every route lands, or none does. Answers how many were added. */
+  addRoutes(name: string, routes: readonly Route[]): Promise<number> {
+    return this.engine.exclusive(() => this.change(name, routes, true, true).length);
   }
 
   /** vpnsvc_remove_route. */
@@ -49,7 +52,7 @@ export class VpnRoutes {
     return unpackRoutes(native.listRoutes(this.engine.getIfaceIndex(name)));
   }
 
-  private change(name: string, routes: readonly Route[], add: boolean, bulk: boolean): Route[] {
+  private change(name: string, routes: readonly Route[], add: boolean, bulk: boolean): RouteSpec[] {
     const label = (i: number) => (bulk ? `routes[${i}] ` : '');
     if (routes.length > MAX_ROUTES_PER_CALL) {
       throw invalidParameter(`at most ${MAX_ROUTES_PER_CALL} routes per call, got ${routes.length}`);
@@ -67,7 +70,7 @@ export class VpnRoutes {
       }
       const key = routeKey(spec);
       const first = seen.get(key);
-      if (first !== undefined) throw invalidParameter(`${label(i)}${key} repeats routes[${first}]`);
+      if (first !== undefined) throw invalidParameter(`${label(i)}${routeText(spec)} repeats routes[${first}]`);
       seen.set(key, i);
       specs.push(spec);
     });
@@ -75,7 +78,7 @@ export class VpnRoutes {
 
     const { rc, failedIndex } = native.applyRoutes(index, add, packRoutes(specs));
     if (rc < 0) throw this.batchError(rc, failedIndex, specs, index, name, add, label);
-    return specs.map((s) => ({ address: s.address, prefix: s.prefix }));
+    return specs;
   }
 
   private batchError(
@@ -88,11 +91,12 @@ export class VpnRoutes {
     label: (i: number) => string,
   ): Error {
     const spec = specs[at];
-    const where = spec ? `${label(at)}${routeKey(spec)}` : `${specs.length} routes`;
+    const where = spec ? `${label(at)}${routeText(spec)}` : `${specs.length} routes`;
     const unchanged = specs.length > 1 ? '; no route of this call was changed' : '';
     const errno = -rc;
     if (add && errno === EEXIST && spec) {
-      const ours = unpackRoutes(native.listRoutes(ifindex)).some((r) => r.address === spec.address && r.prefix === spec.prefix);
+      const address = routeAddress(spec);
+      const ours = unpackRoutes(native.listRoutes(ifindex)).some((r) => r.address === address && r.prefix === spec.prefix);
       return errnoError(
         rc,
         ours

@@ -15,8 +15,7 @@ export function routesDnsHandlers({ engine, routes, dns }: AppContext): Handlers
       const body = request.body as Route | Route[];
       const name = activeName(engine);
       if (Array.isArray(body)) {
-        const added = await routes.addRoutes(name, body);
-        return reply.code(201).send({ added: added.length });
+        return reply.code(201).send({ added: await routes.addRoutes(name, body) });
       }
       return reply.code(201).send(await routes.addRoute(name, body));
     },

@@ -26,6 +26,15 @@
 /* Not in the kernel's list of RTPROT_* values nor in iproute2's rt_protos. */
 #define VS_RTPROT 86
 
+/*
+ * IPv6 routes get metric 1. The kernel refuses (EEXIST) a second route for the same prefix with
+ * the same metric, whatever the device, and both the kernel's default metric (1024) and those of
+ * network managers (100, 600) are what a LAN's ::/0 uses; with 1 the VPN's ::/0 coexists with
+ * it and wins, so IPv6 cannot leak around the tunnel. (0 would mean "default", i.e. 1024.)
+ * IPv4 keeps metric 0, the lowest there is: 0.0.0.0/1 + 128.0.0.0/1 beat any default route.
+ */
+#define VS_RT6_METRIC 1
+
 #define VS_ROUTE_ADD 1
 #define VS_ROUTE_DEL 2
 
@@ -42,8 +51,8 @@
 #define RCVBUF_WANTED (4 << 20)
 #define RECV_TIMEOUT_S 10
 
-/* nlmsghdr + rtmsg + RTA_DST(16) + RTA_OIF, all 4-byte aligned: 56 bytes at most. */
-#define ROUTE_MSG_MAX (NLMSG_LENGTH(sizeof(struct rtmsg)) + RTA_SPACE(16) + RTA_SPACE(4))
+/* nlmsghdr + rtmsg + RTA_DST(16) + RTA_OIF + RTA_PRIORITY, all 4-byte aligned: 64 bytes at most. */
+#define ROUTE_MSG_MAX (NLMSG_LENGTH(sizeof(struct rtmsg)) + RTA_SPACE(16) + RTA_SPACE(4) + RTA_SPACE(4))
 
 struct nl {
 	int fd;
@@ -130,6 +139,11 @@ static size_t build_route_msg(char *buf, int op, uint32_t seq, int ifindex, uint
 		rt->rtm_scope = RT_SCOPE_NOWHERE;
 	add_attr(nh, RTA_DST, addr16, (unsigned short)addr_len(family));
 	add_attr(nh, RTA_OIF, &oif, sizeof(oif));
+	if (family == VS_FAMILY_V6) {
+		uint32_t metric = VS_RT6_METRIC;
+
+		add_attr(nh, RTA_PRIORITY, &metric, sizeof(metric));
+	}
 	return nh->nlmsg_len;
 }
 

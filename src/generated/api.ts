@@ -169,7 +169,10 @@ export interface paths {
          * vpnsvc_add_route. One route, or an array of routes added all or nothing.
          * @description Adds device routes through the active VPN interface, in the main table, tagged with
          *     rtnetlink protocol 86 (`ip route show proto 86`). IPv4 as the seed says, and IPv6 too
-         *     (`::/0` takes all IPv6 into the tunnel, so it cannot leak around it).
+         *     (`::/0` takes all IPv6 into the tunnel, so it cannot leak around it: IPv6 routes get
+         *     metric 1, so they coexist with the LAN's default route and win). IPv4 routes have
+         *     metric 0; for a full tunnel use `0.0.0.0/1` and `128.0.0.0/1`, which beat any default
+         *     route, as `0.0.0.0/0` collides (EEXIST) with a default route of metric 0.
          *
          *     The interface must be up: routes are set after vpnsvc_update_settings
          *     (`POST /interfaces/{name}/apply`), as the seed says; before that the call is refused

@@ -87,6 +87,24 @@ describe('routes on the kernel', kernelTestOptions(), () => {
     assert.deepEqual(kernelRoutes().sort(), ['0.0.0.0/1', '128.0.0.0/1', '::/0']);
   });
 
+  test("::/0 coexists with the LAN's IPv6 default route and wins (metric 1); IPv4 uses 0.0.0.0/1 + 128.0.0.0/1", async (t) => {
+    const { admin } = await upInterface(t);
+    ip('tuntap', 'add', 'dev', 'vsrtother', 'mode', 'tun');
+    ip('link', 'set', 'vsrtother', 'up');
+    ip('-6', 'route', 'add', '::/0', 'dev', 'vsrtother'); // the LAN's, kernel default metric 1024
+    ip('route', 'add', '0.0.0.0/0', 'dev', 'vsrtother');
+    await admin.post('/routes').send({ address: '::', prefix: 0 }).expect(201);
+    const [via] = ipJson<Array<{ dev: string }>>('-6', 'route', 'get', '2001:db8::1');
+    assert.equal(via?.dev, IFACE, 'IPv6 goes into the tunnel');
+    const v4default = await admin.post('/routes').send({ address: '0.0.0.0', prefix: 0 });
+    assertError(v4default, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /0\.0\.0\.0\/0: the main table already has a route for this prefix that vpnsvc did not add.*EEXIST/);
+    await admin.post('/routes').send([{ address: '0.0.0.0', prefix: 1 }, { address: '128.0.0.0', prefix: 1 }]).expect(201);
+    assert.equal(ipJson<Array<{ dev: string }>>('route', 'get', '192.0.2.1')[0]?.dev, IFACE, 'IPv4 goes into the tunnel');
+    await admin.delete('/routes/::/0').expect(204);
+    assert.equal(ipJson<Array<{ dev: string }>>('-6', 'route', 'show', 'default')[0]?.dev, 'vsrtother', "the LAN's default route stays");
+    ip('link', 'delete', 'vsrtother');
+  });
+
   test('a bulk add of 10,000 routes lands whole; a bulk remove takes them all', async (t) => {
     const { admin } = await upInterface(t);
     const routes = Array.from({ length: 10_000 }, (_, i) => ({ address: `10.${100 + (i >> 8)}.${i & 255}.0`, prefix: 24 }));

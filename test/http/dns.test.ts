@@ -77,6 +77,18 @@ describe('DNS with the file backend', kernelTestOptions(), () => {
     assert.deepEqual(view.body.domains, ['~.']);
   });
 
+  test('concurrent changes are applied one at a time: every server lands, in the file and in GET /dns', async (t) => {
+    const { admin, routesDns } = await upInterface(t);
+    const servers = Array.from({ length: 12 }, (_, i) => `10.8.${i}.53`);
+    const results = await Promise.all(servers.map((server) => admin.post('/dns').send({ server })));
+    assert.deepEqual(results.map((r) => r.status), servers.map(() => 201));
+    const listed = (await admin.get('/dns').expect(200)).body.servers as string[];
+    assert.deepEqual([...listed].sort(), [...servers].sort());
+    assert.deepEqual(nameservers(readFileSync(routesDns.resolvConf, 'utf8')), [...listed, '192.168.1.1'], 'the file says the same, in the same order');
+    await Promise.all(servers.map((server) => admin.delete(`/dns/${server}`).expect(204)));
+    assert.equal(readFileSync(routesDns.resolvConf, 'utf8'), USER_RESOLV_CONF);
+  });
+
   test('deinit restores the user file', async (t) => {
     const { admin, routesDns } = await upInterface(t);
     await admin.post('/dns').send({ server: '10.8.0.53' }).expect(201);

@@ -3,8 +3,9 @@
  * one record of which routes exist: nothing is cached here, so a listing or a duplicate check
  * can never disagree with what `ip route` shows.
  */
+import { constants } from 'node:os';
 import type { Route } from '../api-types.js';
-import { errnoError, errnoName, invalidParameter, noSuchFile } from '../errors.js';
+import { VpnsvcError, errnoError, errnoName, invalidParameter, noSuchFile } from '../errors.js';
 import * as native from '../system/native.js';
 import type { ActiveInterface, VpnEngine } from './engine.js';
 import { upInterfaceIndex } from './link-up.js';
@@ -13,9 +14,7 @@ import { type RouteSpec, packRoutes, parseRoute, routeAddress, routeKey, routeTe
 /** One request's worth; the HTTP schema says the same (and 1 MiB of JSON holds about 20,000). */
 export const MAX_ROUTES_PER_CALL = 20_000;
 
-const EEXIST = 17;
-const ESRCH = 3;
-const ENETDOWN = 100;
+const { EEXIST, ESRCH, ENETDOWN } = constants.errno;
 
 export class VpnRoutes {
   constructor(private readonly engine: VpnEngine) {
@@ -65,8 +64,7 @@ export class VpnRoutes {
       try {
         spec = parseRoute(r.address, r.prefix);
       } catch (err) {
-        (err as Error).message = `${label(i)}${(err as Error).message}`;
-        throw err;
+        throw err instanceof VpnsvcError && bulk ? invalidParameter(`${label(i)}${err.message}`) : err;
       }
       const key = routeKey(spec);
       const first = seen.get(key);

@@ -67,7 +67,10 @@ export function writeFileAtomic(fs: FsOps, path: string, data: Uint8Array, owner
   unlinkIfPresent(fs, tmp);
   const fd = fs.openSync(tmp, 'wx', owner.mode);
   try {
-    if (owner.uid !== undefined && owner.gid !== undefined) fs.fchownSync(fd, owner.uid, owner.gid);
+    // A new file already belongs to us; only a different owner needs chown (and root).
+    if (owner.uid !== undefined && owner.gid !== undefined && (owner.uid !== process.geteuid?.() || owner.gid !== process.getegid?.())) {
+      fs.fchownSync(fd, owner.uid, owner.gid);
+    }
     // After fchown, which clears set-id bits; and the umask narrowed the mode given to open.
     fs.fchmodSync(fd, owner.mode);
     let off = 0;

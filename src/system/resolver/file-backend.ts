@@ -144,8 +144,8 @@ export class FileBackend implements ResolverBackend {
 
   async recover(): Promise<void> {
     this.restore();
-    // A kill during a write can leave a temporary file without any backup to go with it.
-    unlinkIfPresent(this.fs, tempPathFor(this.path));
+    // A kill while the first backup was written leaves its temporary file (and the resolver
+    // file untouched: it is written only once the backup is durable).
     unlinkIfPresent(this.fs, tempPathFor(this.backupPath));
   }
 

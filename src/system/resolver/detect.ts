@@ -50,14 +50,21 @@ export function chooseBackendName(opts: DetectOptions): ResolverBackendName {
   return 'file';
 }
 
+/** The program a per-link backend runs, as an absolute path found once at start. */
+function requireProgram(name: string, backend: ResolverBackendName, env: NodeJS.ProcessEnv): string {
+  const found = findProgram(name, env.PATH);
+  if (!found) throw new Error(`the DNS backend "${backend}" needs ${name}, which is not in PATH (VPNSVC_DNS_BACKEND picks another)`);
+  return found;
+}
+
 export function createResolverBackend(opts: DetectOptions): ResolverBackend {
   const name = chooseBackendName(opts);
   const records = new LinkRecordStore(opts.stateDir);
   switch (name) {
     case 'resolved':
-      return new ResolvedBackend(records);
+      return new ResolvedBackend(records, undefined, requireProgram('resolvectl', name, opts.env));
     case 'resolvconf':
-      return new ResolvconfBackend(records);
+      return new ResolvconfBackend(records, undefined, requireProgram('resolvconf', name, opts.env));
     case 'file':
       return new FileBackend(opts.env.VPNSVC_RESOLV_CONF || DEFAULT_RESOLV_CONF, opts.stateDir);
   }

@@ -147,10 +147,14 @@ static size_t build_route_msg(char *buf, int op, uint32_t seq, int ifindex, uint
 	return nh->nlmsg_len;
 }
 
+/* result[] of an entry before its ack: sent without an answer yet, or never sent. */
+#define RESULT_PENDING 1
+#define RESULT_NOT_SENT 2
+
 /*
  * Reads acks until every message of the chunk [first_seq, first_seq + n) has one, writing 0 or
  * -errno per entry into result. Returns 0, or -errno when the socket itself fails (then some
- * results stay unknown, marked 1).
+ * results stay unknown, RESULT_PENDING).
  */
 static int collect_acks(struct nl *nl, uint32_t first_seq, int n, int *result)
 {
@@ -173,7 +177,7 @@ static int collect_acks(struct nl *nl, uint32_t first_seq, int n, int *result)
 			if (nh->nlmsg_type != NLMSG_ERROR || k >= (uint32_t)n)
 				continue;
 			err = NLMSG_DATA(nh);
-			if (result[k] == 1) {
+			if (result[k] == RESULT_PENDING) {
 				result[k] = err->error;
 				pending--;
 			}
@@ -184,8 +188,9 @@ static int collect_acks(struct nl *nl, uint32_t first_seq, int n, int *result)
 
 /*
  * Sends entries idx[0..n) in chunks and fills result[] (indexed like idx) with 0 or -errno.
- * With stop_early, no further chunk is sent after a chunk containing a failure; entries never
- * sent keep result 1 ("not attempted"). Returns 0 or the -errno of a socket failure.
+ * With stop_early, no further chunk is sent after a chunk containing a failure. Entries keep
+ * RESULT_NOT_SENT when never sent, RESULT_PENDING when the socket failed before their ack.
+ * Returns 0 or the -errno of a socket failure.
  */
 static int run_batch(struct nl *nl, int op, int ifindex, const uint8_t *families,
 		     const uint8_t *addrs16, const uint8_t *prefixes, const int *idx, int n,
@@ -197,7 +202,7 @@ static int run_batch(struct nl *nl, int op, int ifindex, const uint8_t *families
 	if (buf == NULL)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++)
-		result[i] = 1;
+		result[i] = RESULT_NOT_SENT;
 	while (done < n) {
 		int m = n - done < nl->chunk ? n - done : nl->chunk;
 		uint32_t first_seq = nl->seq;
@@ -210,6 +215,8 @@ static int run_batch(struct nl *nl, int op, int ifindex, const uint8_t *families
 
 		for (int j = 0; j < m; j++) {
 			int e = idx[done + j];
+
+			result[done + j] = RESULT_PENDING;
 			off += build_route_msg(buf + off, op, nl->seq++, ifindex, families[e],
 					       addrs16 + 16 * (size_t)e, prefixes[e]);
 		}
@@ -298,9 +305,9 @@ VS_EXPORT int vs_routes_apply(int ifindex, int op, const uint8_t *families, cons
 	if (rc == 0 && first_fail < 0)
 		goto close;
 
-	/* Undo: whatever succeeded, and whatever is unknown after a socket failure. */
+	/* Undo: whatever succeeded, and whatever was sent but is unknown after a socket failure. */
 	for (int i = 0; i < count; i++) {
-		if (result[i] == 0 || (rc < 0 && result[i] == 1))
+		if (result[i] == 0 || (rc < 0 && result[i] == RESULT_PENDING))
 			idx[n_undo++] = i;
 	}
 	if (n_undo > 0)

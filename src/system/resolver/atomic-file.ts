@@ -62,24 +62,40 @@ export function unlinkIfPresent(fs: FsOps, path: string): boolean {
   }
 }
 
+/** Leaves no temporary file behind a failed replacement (a bind-mounted target refuses rename: EBUSY). */
+function withTempCleanup(fs: FsOps, tmp: string, work: () => void): void {
+  try {
+    work();
+  } catch (err) {
+    try {
+      unlinkIfPresent(fs, tmp);
+    } catch {
+      // keep the first error
+    }
+    throw err;
+  }
+}
+
 export function writeFileAtomic(fs: FsOps, path: string, data: Uint8Array, owner: Ownership): void {
   const tmp = tempPathFor(path);
   unlinkIfPresent(fs, tmp);
-  const fd = fs.openSync(tmp, 'wx', owner.mode);
-  try {
-    // A new file already belongs to us; only a different owner needs chown (and root).
-    if (owner.uid !== undefined && owner.gid !== undefined && (owner.uid !== process.geteuid?.() || owner.gid !== process.getegid?.())) {
-      fs.fchownSync(fd, owner.uid, owner.gid);
+  withTempCleanup(fs, tmp, () => {
+    const fd = fs.openSync(tmp, 'wx', owner.mode);
+    try {
+      // A new file already belongs to us; only a different owner needs chown (and root).
+      if (owner.uid !== undefined && owner.gid !== undefined && (owner.uid !== process.geteuid?.() || owner.gid !== process.getegid?.())) {
+        fs.fchownSync(fd, owner.uid, owner.gid);
+      }
+      // After fchown, which clears set-id bits; and the umask narrowed the mode given to open.
+      fs.fchmodSync(fd, owner.mode);
+      let off = 0;
+      while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
     }
-    // After fchown, which clears set-id bits; and the umask narrowed the mode given to open.
-    fs.fchmodSync(fd, owner.mode);
-    let off = 0;
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, path);
+    fs.renameSync(tmp, path);
+  });
   syncDir(fs, dirname(path));
 }
 
@@ -87,8 +103,10 @@ export function writeFileAtomic(fs: FsOps, path: string, data: Uint8Array, owner
 export function symlinkAtomic(fs: FsOps, target: string, path: string): void {
   const tmp = tempPathFor(path);
   unlinkIfPresent(fs, tmp);
-  fs.symlinkSync(target, tmp);
-  fs.renameSync(tmp, path);
+  withTempCleanup(fs, tmp, () => {
+    fs.symlinkSync(target, tmp);
+    fs.renameSync(tmp, path);
+  });
   syncDir(fs, dirname(path));
 }
 

@@ -13,6 +13,9 @@ export type Health = Schemas['Health'];
 export type ErrorBody = Schemas['Error'];
 export type OperationId = keyof operations;
 // --- issue 3: routes & dns ---
+export type Route = Schemas['Route'];
+export type RoutesAdded = Schemas['RoutesAdded'];
+export type Dns = Schemas['Dns'];
 // --- issue 4: firewall & protect ---
 // --- issue 5: data plane ---
 // --- issue 6: operations ---

@@ -10,6 +10,7 @@ import { VpnEngine } from './engine/engine.js';
 import { describeFeatures, featureSupport } from './features.js';
 import { buildApp } from './http/app.js';
 import { loadSpec } from './http/spec.js';
+import { startRoutesAndDns, type RoutesAndDns } from './routes-dns-setup.js';
 import { probeHost } from './system/host.js';
 import { loadNative } from './system/native.js';
 import { TokenStore } from './tokens.js';
@@ -36,11 +37,25 @@ async function main(): Promise<void> {
   const engine = new VpnEngine(featureSupport(probe), log);
   const { store, createdAdminToken } = TokenStore.openStateDir(config.stateDir);
   if (createdAdminToken) log.info({ path: createdAdminToken }, 'first start: generated an admin token (vpnservice + internet)');
-  const features = describeFeatures(probe, null);
+  let routesAndDns: RoutesAndDns;
+  try {
+    routesAndDns = await startRoutesAndDns(engine, { env: process.env, stateDir: config.stateDir });
+  } catch (err) {
+    log.fatal(`cannot start the DNS backend: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const dnsBackend = routesAndDns.dns.backend.name;
+  const features = describeFeatures(probe, dnsBackend);
   if (!features.supported) log.warn({ missing: features.missing }, 'the VPN feature is not supported on this host');
 
   const app = await buildApp({
-    context: { engine, features: async () => describeFeatures(probe, null), spec: loadSpec(), startedAt: Date.now() },
+    context: {
+      engine,
+      features: async () => describeFeatures(probe, dnsBackend),
+      spec: loadSpec(),
+      startedAt: Date.now(),
+      ...routesAndDns,
+    },
     tokens: store,
     loggerInstance: log,
   });

@@ -155,6 +155,173 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/routes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The routes vpnsvc added through the active VPN interface, read from the kernel. */
+        get: operations["listRoutes"];
+        put?: never;
+        /**
+         * vpnsvc_add_route. One route, or an array of routes added all or nothing.
+         * @description Adds device routes through the active VPN interface, in the main table, tagged with
+         *     rtnetlink protocol 86 (`ip route show proto 86`). IPv4 as the seed says, and IPv6 too
+         *     (`::/0` takes all IPv6 into the tunnel, so it cannot leak around it: IPv6 routes get
+         *     metric 1, so they coexist with the LAN's default route and win). IPv4 routes have
+         *     metric 0; for a full tunnel use `0.0.0.0/1` and `128.0.0.0/1`, which beat any default
+         *     route, as `0.0.0.0/0` collides (EEXIST) with a default route of metric 0.
+         *
+         *     The interface must be up: routes are set after vpnsvc_update_settings
+         *     (`POST /interfaces/{name}/apply`), as the seed says; before that the call is refused
+         *     with 400 and nothing is deferred.
+         *
+         *     With an array (at most 20000 routes, 1 MiB of JSON) the routes go to the kernel in
+         *     batches over one netlink socket; when one fails, the ones already added by the call are
+         *     removed again, so either every route of the array is in the kernel or none is. The
+         *     error message names the failing entry (`routes[i]`).
+         *
+         *     400 INVALID_PARAMETER: an address that is not IPv4 dotted decimal or IPv6 (no zone
+         *     index); a prefix outside 0..32 / 0..128; host bits set (`10.1.2.3/8`: the message
+         *     suggests `10.0.0.0/8`); a multicast, loopback, limited broadcast or IPv4-mapped
+         *     destination; the unspecified address as a host route (`0.0.0.0/32`, `::/128`;
+         *     `0.0.0.0/0`, `0.0.0.0/1` and `::/0` are fine); the same route twice in one array; a
+         *     route the interface already has, or a prefix the main table already routes elsewhere
+         *     (EEXIST); the interface not up. 404: no VPN interface is active.
+         */
+        post: operations["addRoutes"];
+        /**
+         * vpnsvc_remove_route in bulk. Removes an array of routes, all or nothing.
+         * @description Either every route of the array is removed, or (when one is not a route vpnsvc added on
+         *     the interface: 404, naming `routes[i]`) none is. A route someone else added for the same
+         *     prefix is never removed: the kernel matches vpnsvc's protocol number on delete.
+         */
+        delete: operations["removeRoutes"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/routes/{address}/{prefix}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The destination network address, e.g. `10.0.0.0` or `fd00::`. */
+                address: components["schemas"]["RouteAddress"];
+                prefix: components["schemas"]["RoutePrefix"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** vpnsvc_remove_route. Removes one route vpnsvc added; 404 when there is none. */
+        delete: operations["removeRoute"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The resolver backend in use and the VPN's DNS servers and search domains. */
+        get: operations["getDns"];
+        put?: never;
+        /**
+         * vpnsvc_add_dns_server. Adds a DNS server of the VPN (IPv4, or IPv6).
+         * @description The server goes to the resolver backend detected at start (see `GET /dns`):
+         *     systemd-resolved (per-link DNS on the VPN interface), resolvconf (a record for the
+         *     interface, as wg-quick makes), or the file backend, which puts the VPN's servers first
+         *     in a resolv.conf, after saving the original; the original comes back byte for byte
+         *     when the last VPN server is removed, at deinit, at shutdown, and at the next start
+         *     after a crash. Every write of the file is atomic.
+         *
+         *     The interface must be up (as for routes). 400: anything but a bare IPv4/IPv6 address
+         *     (no zone index, no spaces), the unspecified, a multicast or the broadcast address, a
+         *     server already added; nothing is written to the resolver then. 404: no VPN interface is
+         *     active. 500: the backend failed (the message says how).
+         */
+        post: operations["addDnsServer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dns/{server}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server: components["schemas"]["DnsServerAddress"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * vpnsvc_remove_dns_server. 404 when the server was not added.
+         * @description Removing the last server gives the resolver back its own settings (the file backend restores the original file byte for byte).
+         */
+        delete: operations["removeDnsServer"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dns/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extension (Android's addSearchDomain). Adds a search or routing domain.
+         * @description A plain domain (`corp.example`) is a search domain. A leading `~` makes it a routing-only
+         *     domain for systemd-resolved: `~corp.example` sends that zone's queries to the VPN's
+         *     servers (split DNS), `~.` sends all queries there (full tunnel). resolvconf and the file
+         *     backend have no routing domains and leave `~` domains out. With the file backend the
+         *     VPN's search domains go into the last `search` line (the one glibc uses), before the
+         *     user's own; they are written only while the VPN has at least one DNS server.
+         */
+        post: operations["addSearchDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dns/domains/{domain}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain: components["schemas"]["SearchDomain"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Extension. Removes a search or routing domain; 404 when it was not added. */
+        delete: operations["removeSearchDomain"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -259,6 +426,58 @@ export interface components {
             /** @enum {string} */
             status: "ok";
             uptimeSeconds: number;
+        };
+        /**
+         * @description A network address, IPv4 dotted decimal or IPv6 (checked by the engine, whose messages name the problem).
+         * @example 10.10.0.0
+         */
+        RouteAddress: string;
+        /** @description Prefix length, 0..32 for IPv4 and 0..128 for IPv6. */
+        RoutePrefix: number;
+        Route: {
+            address: components["schemas"]["RouteAddress"];
+            prefix: components["schemas"]["RoutePrefix"];
+        };
+        RouteArray: components["schemas"]["Route"][];
+        /** @description One route, or an array of routes (all or nothing). */
+        RouteRequest: components["schemas"]["Route"] | components["schemas"]["RouteArray"];
+        RouteList: components["schemas"]["Route"][];
+        RoutesAdded: {
+            /** @description How many routes the array added (all of them). */
+            added: number;
+        };
+        /**
+         * @description A bare IPv4 or IPv6 address (no zone index, port or spaces).
+         * @example 10.8.0.53
+         */
+        DnsServerAddress: string;
+        /**
+         * @description A domain name, or with a leading `~` a routing-only domain (`~.` is every domain).
+         * @example corp.example
+         */
+        SearchDomain: string;
+        AddDnsServer: {
+            server: components["schemas"]["DnsServerAddress"];
+        };
+        AddSearchDomain: {
+            domain: components["schemas"]["SearchDomain"];
+        };
+        Dns: {
+            /**
+             * @description Detected at start: VPNSVC_DNS_BACKEND when set; else systemd-resolved when
+             *     resolvectl is installed and resolved runs; else resolvconf when installed; else the
+             *     file backend on VPNSVC_RESOLV_CONF (default /etc/resolv.conf).
+             * @enum {string}
+             */
+            backend: "resolved" | "resolvconf" | "file";
+            /** @description The file the file backend manages; null for the other backends. */
+            resolvConf: string | null;
+            /** @description The VPN interface the settings belong to; null when none is active. */
+            interface: string | null;
+            /** @description The VPN's DNS servers in canonical form, in the order added (first is tried first). */
+            servers: string[];
+            /** @description Search domains; `~` marks a routing-only domain. */
+            domains: string[];
         };
     };
     responses: {
@@ -613,6 +832,249 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
+        };
+    };
+    listRoutes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description IPv4 routes first, then IPv6, as the kernel lists them. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    addRoutes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RouteRequest"];
+            };
+        };
+        responses: {
+            /** @description Added. A single route answers the route in canonical form; an array answers how many were added. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Route"] | components["schemas"]["RoutesAdded"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    removeRoutes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RouteArray"];
+            };
+        };
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    removeRoute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The destination network address, e.g. `10.0.0.0` or `fd00::`. */
+                address: components["schemas"]["RouteAddress"];
+                prefix: components["schemas"]["RoutePrefix"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    getDns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The DNS settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dns"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    addDnsServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddDnsServer"];
+            };
+        };
+        responses: {
+            /** @description Added; the DNS settings now. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dns"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    removeDnsServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server: components["schemas"]["DnsServerAddress"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    addSearchDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddSearchDomain"];
+            };
+        };
+        responses: {
+            /** @description Added; the DNS settings now. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dns"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    removeSearchDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domain: components["schemas"]["SearchDomain"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
         };
     };
 }

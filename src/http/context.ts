@@ -10,6 +10,8 @@ export interface AppContext {
   spec: Spec;
   startedAt: number;
   // --- issue 3: routes & dns ---
+  routes: import('../engine/routes.js').VpnRoutes;
+  dns: import('../engine/dns.js').VpnDns;
   // --- issue 4: firewall & protect ---
   // --- issue 5: data plane ---
   // --- issue 6: operations ---

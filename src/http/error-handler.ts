@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../api-types.js';
 import { type ErrorName, VpnsvcError, invalidParameter, noSuchFile } from '../errors.js';
-import { ValidationFailure, describeValidationError } from './validation.js';
+import { ValidationFailure, describeValidationError, mostSpecificError } from './validation.js';
 
 export const HTTP_STATUS: Record<ErrorName, number> = {
   VPNSVC_ERROR_INVALID_PARAMETER: 400,
@@ -36,7 +36,7 @@ function toVpnsvcError(err: FastifyError, request: FastifyRequest): VpnsvcError 
   if (cause instanceof VpnsvcError) return cause;
   if (err instanceof ValidationFailure || err.validation) {
     const errors = err instanceof ValidationFailure ? err.errors : (err.validation ?? []);
-    const first = errors[0];
+    const first = mostSpecificError(errors);
     const part = err.validationContext ?? 'request';
     return invalidParameter(first ? describeValidationError(part, first as never) : 'request validation failed');
   }

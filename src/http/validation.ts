@@ -38,6 +38,19 @@ export class ValidationFailure extends Error {
   }
 }
 
+/**
+ * The error worth reporting. With oneOf (a route or an array of routes), ajv reports the failure
+ * of every branch; the useful one got deepest into the data, and is not merely the branch's
+ * type mismatch ("body must be object" for an array with one bad entry).
+ */
+export function mostSpecificError(errors: readonly ErrorObject[]): ErrorObject | undefined {
+  const rank = (e: ErrorObject) =>
+    e.instancePath.split('/').length * 4 - (e.keyword === 'oneOf' ? 2 : e.keyword === 'type' ? 1 : 0);
+  let best: ErrorObject | undefined;
+  for (const e of errors) if (best === undefined || rank(e) > rank(best)) best = e;
+  return best;
+}
+
 /** One readable sentence from ajv's first error: where, and what was expected. */
 export function describeValidationError(part: string, e: ErrorObject): string {
   const where = `${part}${e.instancePath.replace(/\//g, '.').replace(/^\./, '.')}`;

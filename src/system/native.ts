@@ -34,6 +34,12 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     fdSetNonblock: lib.func('int vs_fd_set_nonblock(int fd, int on)'),
     tunAvailable: lib.func('int vs_tun_available(void)'),
     // --- issue 3: routes & dns ---
+    routesApply: lib.func(
+      'int vs_routes_apply(int ifindex, int op, const uint8_t *families, const uint8_t *addrs16, const uint8_t *prefixes, int count, _Out_ int *failed_index)',
+    ),
+    routesList: lib.func(
+      'int vs_routes_list(int ifindex, _Out_ uint8_t *families, _Out_ uint8_t *addrs16, _Out_ uint8_t *prefixes, int max)',
+    ),
     // --- issue 4: firewall & protect ---
     // --- issue 5: data plane ---
   };
@@ -146,5 +152,62 @@ export function tunDeviceStatus(): number {
 }
 
 // --- issue 3: routes & dns (wrappers) ---
+
+/** The rtnetlink protocol number that marks vpnsvc's routes (`ip route show proto 86`). */
+export const ROUTE_PROTOCOL = 86;
+
+/**
+ * Routes in the shim's fixed-size arrays: family (4 or 6), 16 bytes of address (IPv4 in the
+ * first 4) and prefix length, entry i at index i.
+ */
+export interface PackedRoutes {
+  families: Uint8Array;
+  addrs16: Uint8Array;
+  prefixes: Uint8Array;
+}
+
+/** Outcome of a batch: 0, or the -errno of the lowest failing entry and its index (-1: not one entry's). */
+export interface RouteBatchResult {
+  rc: number;
+  failedIndex: number;
+}
+
+const ROUTE_ADD = 1;
+const ROUTE_DEL = 2;
+
+/**
+ * Adds or deletes routes through ifindex in one batched netlink exchange, all or nothing: on
+ * failure the shim has already undone what the call changed. Raw -errno, so the caller can
+ * name the failing entry.
+ */
+export function applyRoutes(ifindex: number, add: boolean, routes: PackedRoutes): RouteBatchResult {
+  const failed = [-1];
+  const rc = loadNative().routesApply(
+    ifindex,
+    add ? ROUTE_ADD : ROUTE_DEL,
+    routes.families,
+    routes.addrs16,
+    routes.prefixes,
+    routes.families.length,
+    failed,
+  ) as number;
+  return { rc, failedIndex: failed[0] ?? -1 };
+}
+
+/** vpnsvc's routes (protocol ROUTE_PROTOCOL, main table) through ifindex, as the kernel has them. */
+export function listRoutes(ifindex: number): PackedRoutes {
+  let room = 256;
+  for (;;) {
+    const families = new Uint8Array(room);
+    const addrs16 = new Uint8Array(room * 16);
+    const prefixes = new Uint8Array(room);
+    const count = check(loadNative().routesList(ifindex, families, addrs16, prefixes, room), `list routes of interface ${ifindex}`);
+    if (count <= room) {
+      return { families: families.subarray(0, count), addrs16: addrs16.subarray(0, count * 16), prefixes: prefixes.subarray(0, count) };
+    }
+    // Routes were added between the count and the copy: ask again with room to spare.
+    room = count + 256;
+  }
+}
 // --- issue 4: firewall & protect (wrappers) ---
 // --- issue 5: data plane (wrappers) ---

@@ -11,6 +11,7 @@ import { buildApp } from '../../src/http/app.js';
 import { loadSpec } from '../../src/http/spec.js';
 import { probeHost } from '../../src/system/host.js';
 import { TokenStore, hashToken, type Privilege } from '../../src/tokens.js';
+import { testRoutesAndDns, type TestRoutesAndDns } from './routes-dns.js';
 
 export const TOKENS = {
   admin: 'test-admin-token',
@@ -35,6 +36,8 @@ export interface Built {
   app: FastifyInstance;
   engine: VpnEngine;
   request: supertest.Agent;
+  /** Issue 3: routes and DNS (file backend on a temp resolv.conf). */
+  routesDns: TestRoutesAndDns;
   /** supertest with the admin token already set */
   admin: {
     get(url: string): supertest.Test;
@@ -48,8 +51,16 @@ export interface Built {
 export async function build(t: TestContext, opts: { support?: FeatureSupport } = {}): Promise<Built> {
   const probe = await probeHost();
   const engine = new VpnEngine(opts.support ?? featureSupport(probe), silentLog);
+  const routesDns = await testRoutesAndDns(t, engine);
   const app = await buildApp({
-    context: { engine, features: async () => describeFeatures(probe, null), spec, startedAt: Date.now() },
+    context: {
+      engine,
+      features: async () => describeFeatures(probe, routesDns.dns.backend.name),
+      spec,
+      startedAt: Date.now(),
+      routes: routesDns.routes,
+      dns: routesDns.dns,
+    },
     tokens: testTokenStore(),
   });
   await app.ready();
@@ -66,5 +77,5 @@ export async function build(t: TestContext, opts: { support?: FeatureSupport } =
     put: (url: string) => supertest(app.server).put(url).set('authorization', auth),
     delete: (url: string) => supertest(app.server).delete(url).set('authorization', auth),
   };
-  return { app, engine, request, admin };
+  return { app, engine, request, admin, routesDns };
 }

@@ -3,6 +3,7 @@ import { hostHandlers } from './host.js';
 import { interfaceHandlers } from './interfaces.js';
 import { sessionHandlers } from './session.js';
 // --- issue 3: routes & dns ---
+import { routesDnsHandlers } from './routes-dns.js';
 // --- issue 4: firewall & protect ---
 // --- issue 5: data plane ---
 // --- issue 6: operations ---
@@ -14,6 +15,7 @@ export function allHandlers(ctx: AppContext): Handlers {
     ...interfaceHandlers(ctx),
     ...sessionHandlers(ctx),
     // --- issue 3: routes & dns ---
+    ...routesDnsHandlers(ctx),
     // --- issue 4: firewall & protect ---
     // --- issue 5: data plane ---
     // --- issue 6: operations ---

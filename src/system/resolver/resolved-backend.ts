@@ -1,0 +1,51 @@
+/**
+ * systemd-resolved: per-link DNS on the VPN interface through resolvectl, so nothing global is
+ * edited and resolved forgets it all when the link goes away. Routing domains ("~." for a full
+ * tunnel, "~corp.example" for split DNS) are passed as they are.
+ */
+import { LinkRecordStore } from './link-record.js';
+import { type RunCommand, runCommand } from './run-command.js';
+import type { DnsConfig, ResolverBackend } from './types.js';
+
+export class ResolvedBackend implements ResolverBackend {
+  readonly name = 'resolved' as const;
+
+  constructor(
+    private readonly records: LinkRecordStore,
+    private readonly run: RunCommand = runCommand,
+    private readonly resolvectl = 'resolvectl',
+  ) {}
+
+  describe(): Record<string, unknown> {
+    return { backend: this.name };
+  }
+
+  async apply(iface: string, config: DnsConfig): Promise<void> {
+    if (config.servers.length === 0) {
+      await this.revert(iface);
+      return;
+    }
+    this.records.write({ backend: this.name, name: iface });
+    await this.run(this.resolvectl, ['dns', iface, ...config.servers]);
+    // An empty string clears the list; resolvectl wants it as one argument.
+    await this.run(this.resolvectl, ['domain', iface, ...(config.domains.length ? config.domains : [''])]);
+  }
+
+  async clear(): Promise<void> {
+    const record = this.records.read();
+    if (record) await this.revert(record.name);
+  }
+
+  async recover(): Promise<void> {
+    const record = this.records.read();
+    if (!record) return;
+    // The link may be gone with the crashed daemon; then resolved has forgotten it already.
+    await this.revert(record.name).catch(() => this.records.remove());
+  }
+
+  private async revert(iface: string): Promise<void> {
+    if (!this.records.read()) return;
+    await this.run(this.resolvectl, ['revert', iface]);
+    this.records.remove();
+  }
+}

@@ -8,7 +8,8 @@
  * skip fails the run; see test/helpers/kernel.ts).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -26,6 +27,15 @@ const files = (only.length > 0 ? only : findTests(join(root, 'test'))).sort();
 const nodeArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', ...files];
 const isRoot = process.getuid?.() === 0;
 const netns = `vpnsvc-test-${process.pid}`;
+// The test namespace shares the host's file system: a daemon a test starts without saying
+// otherwise must manage a scratch resolv.conf, never the host's /etc/resolv.conf.
+const scratch = mkdtempSync(join(tmpdir(), 'vpnsvc-test-run-'));
+writeFileSync(join(scratch, 'resolv.conf'), '# scratch resolv.conf of a vpnsvc test run\nnameserver 127.0.0.53\n');
+const safeEnv = {
+  ...process.env,
+  VPNSVC_DNS_BACKEND: process.env.VPNSVC_DNS_BACKEND ?? 'file',
+  VPNSVC_RESOLV_CONF: join(scratch, 'resolv.conf'),
+};
 let created = false;
 
 function removeNetns() {
@@ -60,15 +70,16 @@ try {
     execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
     console.log(`# tests run in network namespace ${netns}`);
     code = await run('ip', ['netns', 'exec', netns, process.execPath, ...nodeArgs], {
-      ...process.env,
+      ...safeEnv,
       VPNSVC_TEST_NETNS: netns,
       VPNSVC_HOST_NETNS_ID: readlinkSync('/proc/self/ns/net'),
     });
   } else {
     console.log('# not root: tests that touch the kernel will skip');
-    code = await run(process.execPath, nodeArgs, process.env);
+    code = await run(process.execPath, nodeArgs, safeEnv);
   }
 } finally {
   removeNetns();
+  rmSync(scratch, { recursive: true, force: true });
 }
 process.exit(code);

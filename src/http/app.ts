@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import type { TokenStore } from '../tokens.js';
 import { requirePrivileges } from './auth.js';
 import type { AppContext } from './context.js';
-import { installErrorHandling } from './error-handler.js';
+import { answerMalformedRequest, installErrorHandling } from './error-handler.js';
 import { allHandlers } from './routes/index.js';
 import { validatorCompiler } from './validation.js';
 
@@ -31,6 +31,7 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     ...(https ? { https } : {}),
     return503OnClosing: true,
+    clientErrorHandler: answerMalformedRequest,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler(context.spec.componentSchemas));
   installErrorHandling(app);

@@ -1,4 +1,5 @@
 /** The one place where errors become HTTP: every error body is {error, code, message}. */
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../api-types.js';
 import { type ErrorName, VpnsvcError, invalidParameter, noSuchFile } from '../errors.js';
@@ -46,6 +47,22 @@ function toVpnsvcError(err: FastifyError, request: FastifyRequest): VpnsvcError 
   }
   request.log.error({ err }, 'unexpected error');
   return new VpnsvcError('VPNSVC_ERROR_IO_ERROR', 'internal error; see the daemon log for details');
+}
+
+/**
+ * Requests Node's HTTP parser rejects never reach Fastify's handlers; they still get the one
+ * error body rather than Fastify's default.
+ */
+export function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const e = invalidParameter(`malformed HTTP request (${err.code ?? err.message})`);
+  const body = JSON.stringify({ error: e.kind, code: e.code, message: e.message } satisfies ErrorBody);
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

@@ -138,3 +138,21 @@ describe('bad settings on a live interface', kernelTestOptions(), () => {
     assertError(await built.admin.get(`/interfaces/${'a'.repeat(16)}`), 400, 'VPNSVC_ERROR_INVALID_PARAMETER');
   });
 });
+
+test('a request the HTTP parser rejects still gets the one error body', async (t) => {
+  const { app } = await build(t);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  const { connect } = await import('node:net');
+  const raw = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const sock = connect(port, '127.0.0.1', () => sock.write('GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'));
+    sock.on('data', (d) => (text += d.toString()));
+    sock.on('end', () => resolve(text));
+    sock.on('error', reject);
+  });
+  assert.match(raw, /^HTTP\/1\.1 400 /);
+  const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+  assert.equal(body.error, 'VPNSVC_ERROR_INVALID_PARAMETER');
+  assert.match(body.message, /malformed HTTP request/);
+});

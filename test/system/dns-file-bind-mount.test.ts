@@ -13,9 +13,13 @@ import { projectRoot } from '../../src/paths.js';
 import { kernelTestOptions } from '../helpers/kernel.js';
 
 const SCRIPT = `
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { FileBackend } from './src/system/resolver/file-backend.ts';
 const [dir] = process.argv.slice(1); // node -e: the arguments follow the binary
+if (!dir || !dir.startsWith('/')) throw new Error('expected the temp dir as an absolute path');
+// Inside unshare -m: this bind mount is private to the child's mount namespace.
+execFileSync('mount', ['--bind', dir + '/host-resolv.conf', dir + '/etc/resolv.conf']);
 const b = new FileBackend(dir + '/etc/resolv.conf', dir + '/state');
 let error = '';
 try { await b.apply('tun0', { servers: ['10.0.0.53'], domains: [] }); } catch (e) { error = e.code; }
@@ -32,7 +36,7 @@ test('a bind-mounted resolv.conf: EBUSY, nothing changed, nothing left behind', 
     writeFileSync(join(dir, 'etc', 'resolv.conf'), '');
     const out = execFileSync(
       'unshare',
-      ['-m', 'sh', '-c', 'mount --bind "$1/host-resolv.conf" "$1/etc/resolv.conf" && exec "$2" --import tsx --input-type=module -e "$3" "$1"', 'sh', dir, process.execPath, SCRIPT],
+      ['-m', '--propagation', 'private', process.execPath, '--import', 'tsx', '--input-type=module', '-e', SCRIPT, dir],
       { cwd: projectRoot(), encoding: 'utf8' },
     );
     const r = JSON.parse(out) as { error: string; after: string; cleared: string; files: string[]; state: string[] };

@@ -14,5 +14,9 @@ export type ErrorBody = Schemas['Error'];
 export type OperationId = keyof operations;
 // --- issue 3: routes & dns ---
 // --- issue 4: firewall & protect ---
+export type NetworkPrefix = Schemas['NetworkPrefix'];
+export type FirewallBlock = Schemas['FirewallBlock'];
+export type FirewallState = Schemas['FirewallState'];
+export type ProtectSocket = Schemas['ProtectSocket'];
 // --- issue 5: data plane ---
 // --- issue 6: operations ---

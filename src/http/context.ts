@@ -11,6 +11,8 @@ export interface AppContext {
   startedAt: number;
   // --- issue 3: routes & dns ---
   // --- issue 4: firewall & protect ---
+  /** The kill switch and protect; built from the engine when not given (tests give their own). */
+  killSwitch?: import('../engine/kill-switch.js').KillSwitch;
   // --- issue 5: data plane ---
   // --- issue 6: operations ---
 }

@@ -4,6 +4,7 @@ import { interfaceHandlers } from './interfaces.js';
 import { sessionHandlers } from './session.js';
 // --- issue 3: routes & dns ---
 // --- issue 4: firewall & protect ---
+import { firewallHandlers } from './firewall.js';
 // --- issue 5: data plane ---
 // --- issue 6: operations ---
 
@@ -15,6 +16,7 @@ export function allHandlers(ctx: AppContext): Handlers {
     ...sessionHandlers(ctx),
     // --- issue 3: routes & dns ---
     // --- issue 4: firewall & protect ---
+    ...firewallHandlers(ctx),
     // --- issue 5: data plane ---
     // --- issue 6: operations ---
   };

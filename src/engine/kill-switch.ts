@@ -31,6 +31,8 @@ export class KillSwitch {
    */
   block(request: FirewallBlock): Promise<FirewallState> {
     return this.engine.exclusive(async () => {
+      // the feature first, as the seed does: a host without nft says so before anything else
+      await this.nft.requireNft();
       const active = this.engine.activeInterface();
       if (!active) throw noSuchFile('no VPN interface is active: create one (POST /interfaces) before blocking');
       // the feature check, and the device still being there

@@ -35,8 +35,18 @@ function stdinFromText(text: string): number {
 }
 
 export class NftFirewall {
+  private found = false;
+
   /** @param nft the nft binary (a name looked up in PATH, or a path) */
   constructor(private readonly nft = 'nft') {}
+
+  /** NOT_SUPPORTED (naming the package) when nft is missing; remembered once found. */
+  async requireNft(): Promise<void> {
+    if (this.found) return;
+    const r = await this.run(['--version']);
+    if (r.code !== 0) throw ioError(`nft --version failed: ${r.stderr.trim()}`);
+    this.found = true;
+  }
 
   private run(args: string[], stdin?: string): Promise<RunResult> {
     return new Promise((resolve, reject) => {

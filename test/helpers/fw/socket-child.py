@@ -1,11 +1,15 @@
-# A client app for the protect test: makes an unconnected socket (argv[1] = udp|tcp, family from argv[2]), prints
-# "<pid> <fd>", waits for a line on stdin (the daemon protects it meanwhile), then talks to argv[2].
+# A client app for the protect test: makes an unconnected socket (argv[1] = udp|tcp, family from
+# argv[2]) and opens a regular file, prints "<pid> <socket fd> <file fd>", waits for a line on
+# stdin (the daemon protects the socket meanwhile), then talks to argv[2]; gives up after 30 s.
 import os, socket, sys
 kind, addr = sys.argv[1], sys.argv[2]
 fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_DGRAM if kind == 'udp' else socket.SOCK_STREAM)
 s.settimeout(1.0)
-print(os.getpid(), s.fileno(), flush=True)
+f = open('/dev/null')
+print(os.getpid(), s.fileno(), f.fileno(), flush=True)
+import select
+select.select([sys.stdin], [], [], 30)
 sys.stdin.readline()
 try:
     if kind == 'udp':

@@ -6,9 +6,11 @@
  * read back with nft.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { waitReady, type Daemon } from '../helpers/daemon.js';
 import { assertContract } from '../helpers/contract.js';
@@ -103,6 +105,35 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
     assert.ok(seen.has(ADDR.vpnAllowed4) && seen.has(ADDR.vpnAllowed6), `allowed VPN networks reach the TUN fd (saw ${[...seen].join(' ')})`);
     assert.ok(!seen.has(ADDR.vpnBlocked4) && !seen.has(ADDR.vpnBlocked6), `other VPN destinations do not (saw ${[...seen].join(' ')})`);
     assert.equal(await serviceTables(net), 1);
+  });
+
+  test('a flow opened before the block to a network that is not allowed stops with the block', async () => {
+    assert.equal((await daemon.call('DELETE', '/firewall')).status, 204);
+    // another firewall on the host (docker, firewalld) keeps conntrack running: the flow is
+    // tracked as established before the block comes
+    const other = ['inet', 'vsfwother'];
+    for (const cmd of [
+      ['add', 'table', ...other],
+      ['add', 'chain', ...other, 'out', '{', 'type', 'filter', 'hook', 'output', 'priority', '10', ';', 'policy', 'accept', ';', '}'],
+      ['add', 'rule', ...other, 'out', 'ct', 'state', 'established', 'counter'],
+    ]) {
+      const r = await run([...net.inClient, 'nft', ...cmd]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const flows = await Promise.all([ADDR.blocked4, ADDR.blocked6].map(async (addr) => {
+      const child = spawn(net.inClient[0]!, [...net.inClient.slice(1), process.execPath, join(SCRIPTS, 'held-flow.mjs'), addr], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+      assert.equal((await lines.next()).value, 'ready', `${addr}: the flow is up before the block`);
+      return { addr, child, lines };
+    }));
+    assert.equal((await daemon.call('PUT', '/firewall', BLOCK)).status, 200);
+    for (const { addr, child, lines } of flows) {
+      child.stdin!.end('go\n');
+      assert.equal((await lines.next()).value, 'refused', `${addr}: the established flow is cut`);
+    }
+    assert.equal((await run([...net.inClient, 'nft', 'delete', 'table', ...other])).code, 0);
   });
 
   test('blocking again replaces the lists: one table, no duplicated rules, the new lists in force', async () => {

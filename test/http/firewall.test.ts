@@ -6,12 +6,50 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { TOKENS, build } from '../helpers/app.js';
+import type { TestContext } from 'node:test';
+import supertest from 'supertest';
+import { VpnEngine } from '../../src/engine/engine.js';
+import { KillSwitch } from '../../src/engine/kill-switch.js';
+import { describeFeatures, featureSupport } from '../../src/features.js';
+import { buildApp } from '../../src/http/app.js';
+import { loadSpec } from '../../src/http/spec.js';
+import { probeHost } from '../../src/system/host.js';
+import { NftFirewall } from '../../src/system/nft.js';
+import { TOKENS, build, silentLog, testTokenStore } from '../helpers/app.js';
 import { assertContract } from '../helpers/contract.js';
 import { spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
 
 const BLOCK = { allowVpn: [{ address: '0.0.0.0', prefix: 0 }], allowOriginal: [] };
+
+/**
+ * The real app with a kill switch that sees no default route, whatever other tests do to the
+ * shared test namespace's routes: a block must never be applied in that namespace.
+ */
+async function buildWithoutDefaultRoute(t: TestContext) {
+  const probe = await probeHost();
+  const engine = new VpnEngine(featureSupport(probe), silentLog);
+  const app = await buildApp({
+    context: {
+      engine,
+      features: async () => describeFeatures(probe, null),
+      spec: loadSpec(),
+      startedAt: Date.now(),
+      killSwitch: new KillSwitch(engine, new NftFirewall(), () => []),
+    },
+    tokens: testTokenStore(),
+  });
+  await app.ready();
+  t.after(async () => {
+    await app.close();
+    await engine.close();
+  });
+  const auth = `Bearer ${TOKENS.admin}`;
+  return {
+    post: (url: string) => supertest(app.server).post(url).set('authorization', auth),
+    put: (url: string) => supertest(app.server).put(url).set('authorization', auth),
+  };
+}
 
 function serviceTableExists(): boolean {
   const out = JSON.parse(execFileSync('nft', ['-j', 'list', 'tables'], { encoding: 'utf8' })) as { nftables: Array<{ table?: { name: string } }> };
@@ -55,7 +93,7 @@ describe('/firewall in the test namespace', kernelTestOptions(), () => {
   });
 
   test('PUT /firewall with no default route and no originalInterface is 400, and nothing is applied', async (t) => {
-    const { admin } = await build(t);
+    const admin = await buildWithoutDefaultRoute(t);
     assert.equal((await admin.post('/interfaces').send({ name: 'vsfwh0' })).status, 201);
     const res = await admin.put('/firewall').send(BLOCK);
     assert.equal(res.status, 400, JSON.stringify(res.body));

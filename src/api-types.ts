@@ -17,5 +17,9 @@ export type Route = Schemas['Route'];
 export type RoutesAdded = Schemas['RoutesAdded'];
 export type Dns = Schemas['Dns'];
 // --- issue 4: firewall & protect ---
+export type NetworkPrefix = Schemas['NetworkPrefix'];
+export type FirewallBlock = Schemas['FirewallBlock'];
+export type FirewallState = Schemas['FirewallState'];
+export type ProtectSocket = Schemas['ProtectSocket'];
 // --- issue 5: data plane ---
 // --- issue 6: operations ---

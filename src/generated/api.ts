@@ -322,6 +322,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/firewall": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The block as the kernel has it now (read back with `nft -j list table inet vpnsvc`).
+         * @description Reports the kernel's state, not the daemon's memory: a block set before a crash or a
+         *     restart of the daemon is reported here (and lifted by DELETE).
+         */
+        get: operations["getFirewall"];
+        /**
+         * vpnsvc_block_networks. Blocks all traffic except the listed networks (the kill switch).
+         * @description While set, everything is dropped except: loopback; the `allowVpn` networks over the
+         *     active VPN interface; the `allowOriginal` networks over the original interface. IPv4 and
+         *     IPv6 alike: an address family with nothing allowed is blocked. Inbound traffic is
+         *     allowed from the same networks on the same interfaces, and as replies to allowed
+         *     outbound traffic (conntrack established/related). IPv6 neighbour discovery (link-local,
+         *     hop limit 255) stays allowed so that allowed IPv6 neighbours can be reached.
+         *
+         *     Applied as one nftables transaction (`nft -j -f -`, JSON built from validated values,
+         *     never from request text). Blocking again replaces the lists atomically: no moment in
+         *     which traffic leaks, none in which everything is blocked; the rules are never duplicated.
+         *
+         *     `originalInterface` defaults to the interface of the main table's best default route
+         *     that is not the VPN interface (IPv4 first, then IPv6).
+         *
+         *     **Fail-closed.** The block is kernel state: it stays in force if the daemon exits,
+         *     crashes or is killed (even with SIGKILL), and deinit (DELETE /interfaces/{name}) does
+         *     not lift it, as in the seed: call unblock (DELETE /firewall) to allow all traffic again.
+         *
+         *     Addresses have their host bits cleared (10.1.2.3/8 is stored as 10.0.0.0/8), and entries
+         *     inside a wider entry of the same list are folded into it; GET shows the result.
+         *     400 (nothing changed in the kernel): more than 255 entries in a list, an address that is
+         *     not IPv4 or IPv6, a prefix out of range for its family (0-32, 0-128), an unknown original
+         *     interface, an interface name with characters other than A-Z a-z 0-9 _ . -, no default
+         *     route to take the original interface from. 404: no VPN interface is active.
+         *     501: nft is missing (the message names the Debian package, nftables).
+         */
+        put: operations["blockNetworks"];
+        post?: never;
+        /**
+         * vpnsvc_unblock_networks. Lifts every restriction (removes the table).
+         * @description Works with or without a VPN interface, after deinit and after a restart of the daemon.
+         *     Nothing to lift is not an error.
+         */
+        delete: operations["unblockNetworks"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/protect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * vpnsvc_protect. Binds a process's socket to an interface so it bypasses the VPN.
+         * @description Sets SO_BINDTODEVICE `interface` on socket number `fd` of process `pid` (as seen in the
+         *     daemon's PID namespace): its traffic then leaves by that interface, whatever routes the
+         *     VPN installed. The daemon takes the socket with pidfd_open + pidfd_getfd and closes its
+         *     copy; no fd passing is needed. Protect a socket before it connects: a TCP connection
+         *     already made keeps its route. 404: no such process. 400: no such fd, not a socket, no
+         *     such interface. 403: the daemon may not take the process's fds (ptrace rights).
+         */
+        post: operations["protectSocket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -478,6 +557,32 @@ export interface components {
             servers: string[];
             /** @description Search domains; `~` marks a routing-only domain. */
             domains: string[];
+        };
+        NetworkPrefix: {
+            /** @description An IPv4 (dotted quad) or IPv6 address; host bits are cleared. */
+            address: string;
+            /** @description Prefix length, 0-32 for IPv4, 0-128 for IPv6. 0 allows the whole family. */
+            prefix: number;
+        };
+        /** @description At most 255 networks, as the seed says. */
+        AllowList: components["schemas"]["NetworkPrefix"][];
+        FirewallBlock: {
+            allowVpn: components["schemas"]["AllowList"];
+            allowOriginal: components["schemas"]["AllowList"];
+            originalInterface?: components["schemas"]["InterfaceName"];
+        };
+        FirewallState: {
+            /** @description The service's table is in the kernel. */
+            blocked: boolean;
+            vpnInterface: string | null;
+            originalInterface: string | null;
+            allowVpn: components["schemas"]["NetworkPrefix"][];
+            allowOriginal: components["schemas"]["NetworkPrefix"][];
+        };
+        ProtectSocket: {
+            pid: number;
+            fd: number;
+            interface: components["schemas"]["InterfaceName"];
         };
     };
     responses: {
@@ -1075,6 +1180,108 @@ export interface operations {
             404: components["responses"]["NoSuchFile"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+        };
+    };
+    getFirewall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The kernel's firewall state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FirewallState"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    blockNetworks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FirewallBlock"];
+            };
+        };
+        responses: {
+            /** @description The block is set; the state as read back from the kernel. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FirewallState"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    unblockNetworks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No block is in force. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    protectSocket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProtectSocket"];
+            };
+        };
+        responses: {
+            /** @description The socket is bound to the interface. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
         };
     };
 }

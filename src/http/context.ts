@@ -13,6 +13,8 @@ export interface AppContext {
   routes: import('../engine/routes.js').VpnRoutes;
   dns: import('../engine/dns.js').VpnDns;
   // --- issue 4: firewall & protect ---
+  /** The kill switch and protect; built from the engine when not given (tests give their own). */
+  killSwitch?: import('../engine/kill-switch.js').KillSwitch;
   // --- issue 5: data plane ---
   // --- issue 6: operations ---
 }

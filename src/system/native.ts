@@ -41,6 +41,7 @@ function bind(lib: ReturnType<typeof koffi.load>) {
       'int vs_routes_list(int ifindex, _Out_ uint8_t *families, _Out_ uint8_t *addrs16, _Out_ uint8_t *prefixes, int max)',
     ),
     // --- issue 4: firewall & protect ---
+    protect: lib.func('int vs_protect(int pid, int fd, const char *ifname)'),
     // --- issue 5: data plane ---
   };
 }
@@ -210,4 +211,22 @@ export function listRoutes(ifindex: number): PackedRoutes {
   }
 }
 // --- issue 4: firewall & protect (wrappers) ---
+/** What a protect failure means to the caller: the process, the fd, or the daemon's rights. */
+const PROTECT_ERRNO_KIND: Record<number, ErrorName> = {
+  [-3 /* ESRCH */]: 'VPNSVC_ERROR_NO_SUCH_FILE',
+  [-9 /* EBADF */]: 'VPNSVC_ERROR_INVALID_PARAMETER',
+  [-88 /* ENOTSOCK */]: 'VPNSVC_ERROR_INVALID_PARAMETER',
+  [-19 /* ENODEV */]: 'VPNSVC_ERROR_INVALID_PARAMETER',
+  [-22 /* EINVAL */]: 'VPNSVC_ERROR_INVALID_PARAMETER',
+  [-1 /* EPERM */]: 'VPNSVC_ERROR_PERMISSION_DENIED',
+  [-13 /* EACCES */]: 'VPNSVC_ERROR_PERMISSION_DENIED',
+};
+
+/** vpnsvc_protect: SO_BINDTODEVICE on socket `fd` of process `pid` (taken with pidfd_getfd). */
+export function protectSocket(pid: number, fd: number, ifname: string): void {
+  const rc = loadNative().protect(pid, fd, ifname) as number;
+  if (rc < 0) {
+    throw errnoError(rc, `protect fd ${fd} of pid ${pid} on "${ifname}"`, PROTECT_ERRNO_KIND[rc] ?? 'VPNSVC_ERROR_IO_ERROR');
+  }
+}
 // --- issue 5: data plane (wrappers) ---

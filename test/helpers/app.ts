@@ -6,6 +6,7 @@ import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import supertest from 'supertest';
 import { VpnEngine, type FeatureSupport } from '../../src/engine/engine.js';
+import type { KillSwitch } from '../../src/engine/kill-switch.js';
 import { describeFeatures, featureSupport } from '../../src/features.js';
 import { buildApp } from '../../src/http/app.js';
 import { loadSpec } from '../../src/http/spec.js';
@@ -48,7 +49,13 @@ export interface Built {
   };
 }
 
-export async function build(t: TestContext, opts: { support?: FeatureSupport } = {}): Promise<Built> {
+export interface BuildOptions {
+  support?: FeatureSupport;
+  /** A kill switch of the test's own (e.g. one that sees no default route). */
+  killSwitch?: (engine: VpnEngine) => KillSwitch;
+}
+
+export async function build(t: TestContext, opts: BuildOptions = {}): Promise<Built> {
   const probe = await probeHost();
   const engine = new VpnEngine(opts.support ?? featureSupport(probe), silentLog);
   const routesDns = await testRoutesAndDns(t, engine);
@@ -60,6 +67,7 @@ export async function build(t: TestContext, opts: { support?: FeatureSupport } =
       startedAt: Date.now(),
       routes: routesDns.routes,
       dns: routesDns.dns,
+      ...(opts.killSwitch ? { killSwitch: opts.killSwitch(engine) } : {}),
     },
     tokens: testTokenStore(),
   });

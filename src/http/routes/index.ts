@@ -5,6 +5,7 @@ import { sessionHandlers } from './session.js';
 // --- issue 3: routes & dns ---
 import { routesDnsHandlers } from './routes-dns.js';
 // --- issue 4: firewall & protect ---
+import { firewallHandlers } from './firewall.js';
 // --- issue 5: data plane ---
 // --- issue 6: operations ---
 
@@ -17,6 +18,7 @@ export function allHandlers(ctx: AppContext): Handlers {
     // --- issue 3: routes & dns ---
     ...routesDnsHandlers(ctx),
     // --- issue 4: firewall & protect ---
+    ...firewallHandlers(ctx),
     // --- issue 5: data plane ---
     // --- issue 6: operations ---
   };

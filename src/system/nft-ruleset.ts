@@ -1,0 +1,219 @@
+/**
+ * The kill switch's own nftables table, `inet vpnsvc`, as nft JSON. Pure: builds the batch that
+ * `nft -j -f -` applies and parses `nft -j list table inet vpnsvc` back. No I/O here.
+ *
+ * Shape (fixed; only rules and set elements change between blocks):
+ *   sets  vpn_v4 vpn_v6 orig_v4 orig_v6  (interval sets of the allowed networks)
+ *   chain output  hook output priority 0 policy drop
+ *     oifname "lo" accept
+ *     oifname <vpn>  ip daddr @vpn_v4 accept;  oifname <vpn>  ip6 daddr @vpn_v6 accept
+ *     oifname <orig> ip daddr @orig_v4 accept; oifname <orig> ip6 daddr @orig_v6 accept
+ *     IPv6 neighbour discovery (hop limit 255) accept
+ *   chain input   hook input priority 0 policy drop
+ *     iifname "lo" accept; ct state established,related accept
+ *     the same four allows on saddr; neighbour discovery accept
+ *
+ * Why no "ct state established" in output: a connection opened before the block to a network
+ * that is not allowed must not keep sending. Why the inet family: one chain sees IPv4 and IPv6,
+ * so IPv6 is dropped unless allowed. A drop in any base chain is final, so an accept in another
+ * table (docker, firewalld) cannot open a hole in this one.
+ */
+import { invalidParameter } from '../errors.js';
+import { canonicalPrefix, minimalCover, rangeToPrefixes, PrefixError, type CanonicalPrefix, type IpPrefix } from './ip-prefix.js';
+
+export const NFT_FAMILY = 'inet';
+export const NFT_TABLE = 'vpnsvc';
+/** The seed's limit on each allow list. */
+export const MAX_ALLOW_ENTRIES = 255;
+
+const COMMENT_VPN = 'vpnsvc:allow-vpn';
+const COMMENT_ORIGINAL = 'vpnsvc:allow-original';
+/**
+ * Linux takes almost any byte in an interface name; nft would read `*` as a wildcard. Only names
+ * that cannot mean anything to nft or to a shell get into a ruleset.
+ */
+const IFNAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+
+export interface BlockSpec {
+  vpnInterface: string;
+  originalInterface: string;
+  allowVpn: IpPrefix[];
+  allowOriginal: IpPrefix[];
+}
+
+export interface FirewallState {
+  blocked: boolean;
+  vpnInterface: string | null;
+  originalInterface: string | null;
+  allowVpn: IpPrefix[];
+  allowOriginal: IpPrefix[];
+}
+
+type NftCommand = Record<string, unknown>;
+export interface NftBatch {
+  nftables: NftCommand[];
+}
+
+export function checkFirewallInterface(name: unknown, what: string): string {
+  if (typeof name !== 'string' || !IFNAME_RE.test(name)) {
+    throw invalidParameter(`${what} "${String(name)}" is not a valid interface name: use 1-15 characters of A-Z a-z 0-9 _ . - (not starting with . or -)`);
+  }
+  return name;
+}
+
+/** Checks one allow list and returns it canonical (host bits cleared, overlaps folded). */
+export function checkAllowList(list: IpPrefix[], what: string): CanonicalPrefix[] {
+  if (!Array.isArray(list)) throw invalidParameter(`${what} must be a list of {address, prefix}`);
+  if (list.length > MAX_ALLOW_ENTRIES) {
+    throw invalidParameter(`${what} has ${list.length} entries: at most ${MAX_ALLOW_ENTRIES} are allowed`);
+  }
+  return minimalCover(
+    list.map((entry, i) => {
+      try {
+        return canonicalPrefix(entry);
+      } catch (err) {
+        if (err instanceof PrefixError) throw invalidParameter(`${what}[${i}]: ${err.message}`);
+        throw err;
+      }
+    }),
+  );
+}
+
+const tableRef = { family: NFT_FAMILY, name: NFT_TABLE };
+const ACCEPT = { accept: null };
+
+const ifMatch = (key: 'oifname' | 'iifname', name: string): unknown => ({
+  match: { op: '==', left: { meta: { key } }, right: name },
+});
+const inSet = (protocol: 'ip' | 'ip6', field: 'saddr' | 'daddr', set: string): unknown => ({
+  match: { op: '==', left: { payload: { protocol, field } }, right: `@${set}` },
+});
+
+function rule(chain: string, expr: unknown[], comment?: string): NftCommand {
+  return { add: { rule: { family: NFT_FAMILY, table: NFT_TABLE, chain, expr, ...(comment ? { comment } : {}) } } };
+}
+
+/** add (a no-op when it exists), flush, refill: the new elements replace the old at the commit. */
+function replaceSet(name: string, type: 'ipv4_addr' | 'ipv6_addr', elems: CanonicalPrefix[]): NftCommand[] {
+  const ref = { family: NFT_FAMILY, table: NFT_TABLE, name };
+  const out: NftCommand[] = [{ add: { set: { ...ref, type, flags: ['interval'] } } }, { flush: { set: ref } }];
+  if (elems.length > 0) {
+    out.push({ add: { element: { ...ref, elem: elems.map((p) => ({ prefix: { addr: p.address, len: p.prefix } })) } } });
+  }
+  return out;
+}
+
+function replaceChain(name: 'input' | 'output'): NftCommand[] {
+  const ref = { family: NFT_FAMILY, table: NFT_TABLE, name };
+  return [
+    { add: { chain: { ...ref, type: 'filter', hook: name, prio: 0, policy: 'drop' } } },
+    { flush: { chain: ref } },
+  ];
+}
+
+function neighbourDiscovery(chain: 'input' | 'output', types: string[]): NftCommand {
+  return rule(chain, [
+    { match: { op: '==', left: { payload: { protocol: 'ip6', field: 'nexthdr' } }, right: 'ipv6-icmp' } },
+    // hop limit 255: the packet never crossed a router, so this is link-local and carries no data
+    { match: { op: '==', left: { payload: { protocol: 'ip6', field: 'hoplimit' } }, right: 255 } },
+    { match: { op: '==', left: { payload: { protocol: 'icmpv6', field: 'type' } }, right: { set: types } } },
+    ACCEPT,
+  ]);
+}
+
+function allowRules(chain: 'input' | 'output', ifname: string, sets: 'vpn' | 'orig', comment: string): NftCommand[] {
+  const key = chain === 'output' ? 'oifname' : 'iifname';
+  const field = chain === 'output' ? 'daddr' : 'saddr';
+  return [
+    rule(chain, [ifMatch(key, ifname), inSet('ip', field, `${sets}_v4`), ACCEPT], comment),
+    rule(chain, [ifMatch(key, ifname), inSet('ip6', field, `${sets}_v6`), ACCEPT], comment),
+  ];
+}
+
+/**
+ * The one transaction that sets (or replaces) the block. The table and its base chains are made
+ * once and then kept; each block flushes and refills rules and sets in the same batch, which the
+ * kernel swaps by generation at the commit: packets see the old ruleset or the new one.
+ * Deleting and re-adding the table in one batch is NOT atomic for packets: at the commit the old
+ * chains leave their hooks before the new chains' drop policy takes effect (a new base chain
+ * accepts until then). Measured: 8-37 of 60 000 blocked datagrams got out during 65-77 replaces
+ * that way, none with this one.
+ */
+export function buildBlockBatch(spec: BlockSpec): NftBatch {
+  const vpnIf = checkFirewallInterface(spec.vpnInterface, 'VPN interface');
+  const origIf = checkFirewallInterface(spec.originalInterface, 'original interface');
+  const vpn = checkAllowList(spec.allowVpn, 'allowVpn');
+  const orig = checkAllowList(spec.allowOriginal, 'allowOriginal');
+  const of = (list: CanonicalPrefix[], family: 4 | 6): CanonicalPrefix[] => list.filter((p) => p.family === family);
+  return {
+    nftables: [
+      { metainfo: { json_schema_version: 1 } },
+      { add: { table: tableRef } },
+      ...replaceSet('vpn_v4', 'ipv4_addr', of(vpn, 4)),
+      ...replaceSet('vpn_v6', 'ipv6_addr', of(vpn, 6)),
+      ...replaceSet('orig_v4', 'ipv4_addr', of(orig, 4)),
+      ...replaceSet('orig_v6', 'ipv6_addr', of(orig, 6)),
+      ...replaceChain('output'),
+      rule('output', [ifMatch('oifname', 'lo'), ACCEPT]),
+      ...allowRules('output', vpnIf, 'vpn', COMMENT_VPN),
+      ...allowRules('output', origIf, 'orig', COMMENT_ORIGINAL),
+      neighbourDiscovery('output', ['nd-router-solicit', 'nd-neighbor-solicit', 'nd-neighbor-advert']),
+      ...replaceChain('input'),
+      rule('input', [ifMatch('iifname', 'lo'), ACCEPT]),
+      rule('input', [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, ACCEPT]),
+      ...allowRules('input', vpnIf, 'vpn', COMMENT_VPN),
+      ...allowRules('input', origIf, 'orig', COMMENT_ORIGINAL),
+      neighbourDiscovery('input', ['nd-router-advert', 'nd-neighbor-solicit', 'nd-neighbor-advert']),
+    ],
+  };
+}
+
+/** Removes the table; adding it first makes this a no-op when there is none. */
+export function buildUnblockBatch(): NftBatch {
+  return { nftables: [{ metainfo: { json_schema_version: 1 } }, { add: { table: tableRef } }, { delete: { table: tableRef } }] };
+}
+
+function elemToPrefixes(elem: unknown): IpPrefix[] {
+  if (typeof elem === 'string') {
+    const c = canonicalPrefix({ address: elem, prefix: elem.includes(':') ? 128 : 32 });
+    return [{ address: c.address, prefix: c.prefix }];
+  }
+  const e = elem as { prefix?: { addr: string; len: number }; range?: [string, string]; elem?: { val: unknown } };
+  if (e.prefix) {
+    const c = canonicalPrefix({ address: e.prefix.addr, prefix: e.prefix.len });
+    return [{ address: c.address, prefix: c.prefix }];
+  }
+  if (e.range) return rangeToPrefixes(e.range[0], e.range[1]);
+  if (e.elem) return elemToPrefixes(e.elem.val);
+  throw new Error(`unexpected nft set element ${JSON.stringify(elem)}`);
+}
+
+interface ListedObject {
+  table?: { family: string; name: string };
+  set?: { table: string; name: string; elem?: unknown[] };
+  rule?: { table: string; chain: string; comment?: string; expr: Array<{ match?: { left?: { meta?: { key?: string } }; right?: unknown } }> };
+}
+
+/**
+ * `nft -j list table inet vpnsvc` back to allow lists; null (no table) means no block. Lists come
+ * from the kernel's sets, interface names from the output chain's allow rules.
+ */
+export function parseTable(listing: { nftables?: unknown[] } | null): FirewallState {
+  const state: FirewallState = { blocked: false, vpnInterface: null, originalInterface: null, allowVpn: [], allowOriginal: [] };
+  if (!listing?.nftables) return state;
+  const sets = new Map<string, IpPrefix[]>();
+  for (const item of listing.nftables as ListedObject[]) {
+    if (item.table?.name === NFT_TABLE && item.table.family === NFT_FAMILY) state.blocked = true;
+    if (item.set?.table === NFT_TABLE) sets.set(item.set.name, (item.set.elem ?? []).flatMap(elemToPrefixes));
+    const r = item.rule;
+    if (r?.table !== NFT_TABLE || r.chain !== 'output') continue;
+    const name = r.expr.find((x) => x.match?.left?.meta?.key === 'oifname')?.match?.right;
+    if (typeof name !== 'string') continue;
+    if (r.comment === COMMENT_VPN) state.vpnInterface = name;
+    if (r.comment === COMMENT_ORIGINAL) state.originalInterface = name;
+  }
+  if (!state.blocked) return state;
+  state.allowVpn = [...(sets.get('vpn_v4') ?? []), ...(sets.get('vpn_v6') ?? [])];
+  state.allowOriginal = [...(sets.get('orig_v4') ?? []), ...(sets.get('orig_v6') ?? [])];
+  return state;
+}

@@ -6,7 +6,8 @@ import ipaddr from 'ipaddr.js';
 import { invalidParameter } from '../errors.js';
 
 export const IFNAME_MAX = 15;
-export const IFNAME_PATTERN = /^[A-Za-z0-9_.-]{1,15}$/;
+/** Not starting with - or .: never an option to resolvectl/resolvconf/ip, never . or .. */
+export const IFNAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 export const MTU_MIN = 68;
 export const MTU_MAX = 65535;
 export const DEFAULT_MTU = 1500;
@@ -16,9 +17,9 @@ export const DEFAULT_SESSION = 'VPN_Session';
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 export function checkInterfaceName(name: string): string {
-  if (!IFNAME_PATTERN.test(name) || name === '.' || name === '..') {
+  if (!IFNAME_PATTERN.test(name)) {
     throw invalidParameter(
-      `interface name "${name}" is invalid: use 1-${IFNAME_MAX} characters of A-Z a-z 0-9 _ . - (not "." or "..")`,
+      `interface name "${name}" is invalid: use 1-${IFNAME_MAX} characters of A-Z a-z 0-9 _ . -, not starting with - or .`,
     );
   }
   return name;

@@ -413,7 +413,11 @@ export interface components {
             /** @description What failed and why; a kernel failure keeps its errno name (e.g. EBUSY). */
             message: string;
         };
-        /** @description 1 to 15 characters of A-Z a-z 0-9 _ . - (the kernel's IFNAMSIZ less the NUL). */
+        /**
+         * @description 1 to 15 characters (the kernel's IFNAMSIZ less the NUL) of A-Z a-z 0-9 _ . -, not
+         *     starting with "-" or "." (so a name can never be read as a command-line option by the
+         *     tools the resolver backends run, nor be "." or "..").
+         */
         InterfaceName: string;
         /** @description 68 (the IPv4 minimum) to 65535. Default 1500. */
         Mtu: number;

@@ -36,10 +36,10 @@ describe('bad input to POST /interfaces', () => {
     });
   }
 
-  test('"." and ".." are refused by the engine (the kernel forbids them)', async (t) => {
+  test('names starting with "-" or "." (options to tools, "." and "..") are 400', async (t) => {
     const { admin } = await build(t);
-    for (const name of ['.', '..']) {
-      assertError(await admin.post('/interfaces').send({ name }), 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /invalid/);
+    for (const name of ['.', '..', '.hidden', '-x', '--help']) {
+      assertError(await admin.post('/interfaces').send({ name }), 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /body\.name/);
     }
   });
 

@@ -16,3 +16,6 @@ export type OperationId = keyof operations;
 // --- issue 4: firewall & protect ---
 // --- issue 5: data plane ---
 // --- issue 6: operations ---
+export type VpnEvent = Schemas['Event'];
+export type EventReason = Schemas['EventReason'];
+export type EventBacklog = Schemas['EventBacklog'];

@@ -1,20 +1,24 @@
 #!/usr/bin/env node
 /**
- * The daemon's entry: reads the environment, loads the native shim, listens, and shuts down
- * gracefully. Everything else is built by buildApp and the engine.
+ * The daemon's entry: reads the environment, loads the native shim, reconciles what a crashed
+ * predecessor left, listens (HTTP or HTTPS), and shuts down gracefully within a bound.
+ * Everything else is built by buildApp and the engine.
  */
-import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import pino from 'pino';
+import { chmodSync, existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { installAdminToken } from './admin-token.js';
 import { loadConfig, type Config } from './config.js';
 import { VpnEngine } from './engine/engine.js';
+import { withReason } from './engine/events.js';
+import { RuntimeJournal, isLiveDaemon, readJournal, reconcile, staleTunReconciler } from './engine/recovery.js';
 import { describeFeatures, featureSupport } from './features.js';
 import { buildApp } from './http/app.js';
 import { loadSpec } from './http/spec.js';
+import { createLogger } from './logging.js';
 import { probeHost } from './system/host.js';
+import { iproute2Links } from './system/links.js';
 import { loadNative } from './system/native.js';
 import { TokenStore } from './tokens.js';
-
-const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main(): Promise<void> {
   let config: Config;
@@ -24,25 +28,54 @@ async function main(): Promise<void> {
     process.stderr.write(`vpnsvc: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const log = pino({ level: config.logLevel, name: 'vpnsvc' });
+  const log = createLogger(config.logLevel);
   try {
     loadNative();
   } catch (err) {
     log.fatal((err as Error).message);
     process.exit(1);
   }
+  let https: { key: Buffer; cert: Buffer } | undefined;
+  try {
+    if (config.tls) https = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
+    if (config.adminTokenFile) {
+      const what = installAdminToken(config.stateDir, config.adminTokenFile);
+      log.info({ path: config.adminTokenFile, admin: what }, 'admin token from VPNSVC_ADMIN_TOKEN_FILE');
+    }
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(2);
+  }
 
   const probe = await probeHost();
   const engine = new VpnEngine(featureSupport(probe), log);
+  engine.events.onListenerError = (err) => log.error({ err }, 'an event listener failed');
   const { store, createdAdminToken } = TokenStore.openStateDir(config.stateDir);
   if (createdAdminToken) log.info({ path: createdAdminToken }, 'first start: generated an admin token (vpnservice + internet)');
   const features = describeFeatures(probe, null);
   if (!features.supported) log.warn({ missing: features.missing }, 'the VPN feature is not supported on this host');
 
+  // Crash recovery: a journal left behind means the predecessor did not stop cleanly.
+  const previous = readJournal(config.stateDir);
+  if (previous && isLiveDaemon(previous.pid)) {
+    log.fatal({ pid: previous.pid, stateDir: config.stateDir }, 'another vpnsvc daemon is running with this state directory');
+    process.exit(1);
+  }
+  await withReason({ source: 'recovery' }, async () => {
+    engine.events.emit('daemon.started', { data: { pid: process.pid, crashedPredecessor: previous !== undefined } });
+    if (!previous) return;
+    const reports = await reconcile(previous, [staleTunReconciler(iproute2Links)]);
+    for (const r of reports) log.warn({ reconciler: r.reconciler, found: r.found, did: r.did, predecessor: previous.pid }, `recovery: ${r.reconciler}`);
+    engine.events.emit('daemon.recovered', { data: { predecessor: { pid: previous.pid, startedAt: previous.startedAt }, reports } });
+  });
+  const journal = new RuntimeJournal(config.stateDir, engine.events);
+  journal.start();
+
   const app = await buildApp({
     context: { engine, features: async () => describeFeatures(probe, null), spec: loadSpec(), startedAt: Date.now() },
     tokens: store,
     loggerInstance: log,
+    ...(https && { https }),
   });
 
   if (config.listen.kind === 'unix') {
@@ -59,15 +92,29 @@ async function main(): Promise<void> {
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
+    const t0 = Date.now();
+    log.info({ signal, boundMs: config.shutdownTimeoutMs }, 'shutting down');
     const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
+      log.error({ elapsedMs: Date.now() - t0 }, 'shutdown took too long; exiting');
       process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
+    }, config.shutdownTimeoutMs);
     force.unref();
-    app
-      .close()
-      .then(() => engine.close())
+    void withReason({ source: 'daemon', detail: signal }, async () => {
+      engine.events.emit('daemon.stopping', { data: { signal } });
+      // New requests get 503; followers are told and closed; in-flight requests may finish, but
+      // only for half the bound: the deinit below must still fit.
+      const closed = app.close();
+      const late = await Promise.race([closed.then(() => false), sleep(config.shutdownTimeoutMs / 2).then(() => true)]);
+      if (late) {
+        log.warn('requests still running at half the shutdown bound: closing their connections');
+        app.server.closeAllConnections();
+      }
+      // Deinit: the domains' hooks close streams and restore DNS; the firewall block stays
+      // (fail-closed, lifted only by DELETE /firewall).
+      await engine.close();
+      journal.close();
+      log.info({ elapsedMs: Date.now() - t0 }, 'shutdown complete');
+    })
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         log.error({ err }, 'error during shutdown');

@@ -10,6 +10,8 @@ import type { TokenStore } from '../tokens.js';
 import { requirePrivileges } from './auth.js';
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './error-handler.js';
+import { operationsPlugin, requestIdOptions } from './operations.js';
+import type { HandlerWithWebSocket } from './routes/operations.js';
 import { allHandlers } from './routes/index.js';
 import { validatorCompiler } from './validation.js';
 
@@ -31,6 +33,7 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     ...(https ? { https } : {}),
     return503OnClosing: true,
+    ...requestIdOptions,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler(context.spec.componentSchemas));
   installErrorHandling(app);
@@ -46,6 +49,7 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
   await app.register(fastifyWebsocket, { options: { perMessageDeflate: false, maxPayload: 1 << 20 } });
   await app.register(fastifySwagger, { mode: 'static', specification: { document: context.spec.document as never } });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(operationsPlugin, { context });
 
   const handlers = allHandlers(context);
   const served = new Set<string>();
@@ -60,6 +64,8 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
       config: { operationId: route.operationId },
       ...(route.privileges ? { onRequest: requirePrivileges(tokens, route.privileges) } : {}),
       handler: (request, reply) => handler(request as FastifyRequest, reply as FastifyReply),
+      // A handler may also answer WebSocket upgrades on its path (GET /events).
+      ...((handler as HandlerWithWebSocket).wsHandler ? { wsHandler: (handler as HandlerWithWebSocket).wsHandler } : {}),
     });
   }
   const extra = Object.keys(handlers).filter((id) => !served.has(id));

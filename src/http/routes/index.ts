@@ -6,6 +6,7 @@ import { sessionHandlers } from './session.js';
 // --- issue 4: firewall & protect ---
 // --- issue 5: data plane ---
 // --- issue 6: operations ---
+import { operationsHandlers } from './operations.js';
 
 /** Every operation of openapi.yaml, by operationId. */
 export function allHandlers(ctx: AppContext): Handlers {
@@ -17,5 +18,6 @@ export function allHandlers(ctx: AppContext): Handlers {
     // --- issue 4: firewall & protect ---
     // --- issue 5: data plane ---
     // --- issue 6: operations ---
+    ...operationsHandlers(ctx),
   };
 }

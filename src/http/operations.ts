@@ -1,0 +1,92 @@
+/**
+ * Operational plumbing for every route: request ids, the reason carried into engine events,
+ * request-duration metrics, and the followers of GET /events (closed before the server stops).
+ * Registered once by buildApp, before the routes; its hooks apply to the whole app.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { VpnEngine } from '../engine/engine.js';
+import { withReason } from '../engine/events.js';
+import type { AppContext } from './context.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+/** A caller's id is kept only when it is this tame: it ends up in logs and events. */
+const CALLER_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Fastify options: a caller's X-Request-Id is used when sane, else a fresh UUID. */
+export const requestIdOptions: Pick<FastifyServerOptions, 'genReqId' | 'requestIdHeader'> = {
+  requestIdHeader: false,
+  genReqId: (req) => {
+    const given = req.headers[REQUEST_ID_HEADER];
+    return typeof given === 'string' && CALLER_REQUEST_ID.test(given) ? given : randomUUID();
+  },
+};
+
+/** The live followers of GET /events. */
+export class Followers {
+  readonly sockets = new Set<WebSocket>();
+  readonly streams = new Set<ServerResponse>();
+
+  get count(): number {
+    return this.sockets.size + this.streams.size;
+  }
+
+  /**
+   * When the app closes without a daemon.stopping event first (which ends followers itself):
+   * SSE streams end so the server can close; @fastify/websocket closes the sockets.
+   */
+  closeAll(): void {
+    for (const r of this.streams) r.end();
+  }
+}
+
+export interface OperationsState {
+  metrics: Metrics;
+  followers: Followers;
+}
+
+const states = new WeakMap<VpnEngine, OperationsState>();
+
+/** One state per engine, shared by the plugin's hooks and the route handlers. */
+export function operationsState({ engine }: Pick<AppContext, 'engine'>): OperationsState {
+  let state = states.get(engine);
+  if (!state) {
+    const followers = new Followers();
+    const metrics = createMetrics({ interfaces: () => engine.list(), eventFollowers: () => followers.count });
+    engine.events.subscribe((e) => metrics.eventsEmitted.inc({ type: e.type }));
+    state = { metrics, followers };
+    states.set(engine, state);
+  }
+  return state;
+}
+
+export async function operationsPlugin(app: FastifyInstance, { context }: { context: AppContext }): Promise<void> {
+  const { metrics, followers } = operationsState(context);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+
+  // Runs the handler inside the request's reason, so events it causes name the token and request.
+  app.addHook('preHandler', (request, _reply, done) => {
+    withReason({ source: 'api', ...(request.token && { token: request.token.id }), requestId: request.id }, done);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template (not the URL) keeps label values bounded; unmatched paths share one.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requestDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.addHook('preClose', async () => {
+    followers.closeAll();
+  });
+}
+// Hooks must reach every route, not just this plugin's scope (what fastify-plugin does).
+(operationsPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;

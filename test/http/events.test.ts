@@ -1,0 +1,169 @@
+/**
+ * GET /events: every interface change is an event with its reason; a follower that reconnects
+ * catches up; WebSocket, SSE and JSON forms; counters; slow followers are cut off.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { TOKENS, build } from '../helpers/app.js';
+import { assertContract } from '../helpers/contract.js';
+import { sseEvents, sseFollow, wsFollow } from '../helpers/follower.js';
+import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
+
+async function listening(t: Parameters<typeof build>[0]) {
+  const built = await build(t);
+  await built.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = built.app.server.address() as { port: number };
+  return { ...built, base: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+}
+
+const auth = { authorization: `Bearer ${TOKENS.admin}` };
+
+describe('events of the interface lifecycle', kernelTestOptions(), () => {
+  after(() => {
+    for (const name of ['vsev0', 'vsev1']) if (link(name)) ip('link', 'delete', name);
+  });
+
+  test('each change is an event with its reason: the token id and the request id', async (t) => {
+    const { admin, ws } = await listening(t);
+    const f = await wsFollow(`${ws}/events`, TOKENS.admin);
+    t.after(() => f.close());
+    await admin.post('/interfaces').set('x-request-id', 'cli-42').send({ name: 'vsev0' }).expect(201);
+    await admin.patch('/interfaces/vsev0').send({ localIp: '10.71.0.1', remoteIp: '10.71.0.2', mtu: 1400 }).expect(200);
+    await admin.post('/interfaces/vsev0/apply').expect(200);
+    await admin.put('/session').send({ name: 'office' }).expect(200);
+    await admin.post('/interfaces').send({ name: 'vsev1' }).expect(201);
+    await admin.delete('/interfaces/vsev1').expect(204);
+    const msgs = await f.until((m) => m.filter((e) => e.type === 'interface.removed').length === 2);
+    assert.deepEqual(msgs.map((e) => `${e.type} ${e.interface ?? ''}`.trim()), [
+      'hello',
+      'interface.created vsev0',
+      'interface.updated vsev0',
+      'settings.applied vsev0',
+      'session.changed vsev0',
+      'interface.removed vsev0',
+      'interface.replaced vsev1',
+      'interface.removed vsev1',
+    ]);
+    const created = msgs[1]!;
+    assert.deepEqual(created.reason, { source: 'api', token: 'admin', requestId: 'cli-42' });
+    assert.equal(typeof created.data?.index, 'number', 'the kernel index is in the event');
+    assert.deepEqual(msgs[3]!.data, { localIp: '10.71.0.1', remoteIp: '10.71.0.2', mtu: 1400 });
+    assert.equal(msgs[6]!.data?.replaced, 'vsev0');
+    const seqs = msgs.slice(1).map((e) => e.seq);
+    assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'consecutive sequence numbers');
+    for (const e of msgs.slice(1)) assert.equal(typeof e.reason?.requestId, 'string');
+  });
+
+  test('a follower that reconnects with its last seq gets what it missed, in order', async (t) => {
+    const { admin, ws } = await listening(t);
+    const first = await wsFollow(`${ws}/events`, TOKENS.admin);
+    await admin.post('/interfaces').send({ name: 'vsev0' }).expect(201);
+    const [, created] = await first.until((m) => m.length >= 2);
+    first.close();
+    await first.closed;
+    // Missed while away:
+    await admin.patch('/interfaces/vsev0').send({ localIp: '10.71.0.1', remoteIp: '10.71.0.2' }).expect(200);
+    await admin.post('/interfaces/vsev0/apply').expect(200);
+    await admin.delete('/interfaces/vsev0').expect(204);
+
+    const again = await wsFollow(`${ws}/events?since=${created!.seq}&epoch=${created!.epoch}`, TOKENS.admin);
+    t.after(() => again.close());
+    const msgs = await again.until((m) => m.length >= 4);
+    assert.deepEqual(msgs.map((e) => e.type), ['hello', 'interface.updated', 'settings.applied', 'interface.removed']);
+    assert.deepEqual(msgs.slice(1).map((e) => e.seq), [created!.seq + 1, created!.seq + 2, created!.seq + 3]);
+
+    // A position from another daemon run: told so, then the whole retained history.
+    const other = await wsFollow(`${ws}/events?since=3&epoch=00000000-0000-0000-0000-000000000000`, TOKENS.admin);
+    t.after(() => other.close());
+    const lost = await other.until((m) => m.length >= 6);
+    assert.equal(lost[1]!.type, 'events.lost');
+    assert.deepEqual(lost.slice(2).map((e) => e.type), ['interface.created', 'interface.updated', 'settings.applied', 'interface.removed']);
+  });
+});
+
+describe('events forms and limits', () => {
+  test('SSE: ids are epoch:seq, Last-Event-ID resumes; JSON: the backlog per the contract', async (t) => {
+    const { app, engine, base, request } = await listening(t);
+    for (let i = 0; i < 5; i++) engine.events.emit('test.tick', { data: { i } });
+    const epoch = engine.events.epoch;
+
+    const sse = await sseFollow(`${base}/events`, { ...auth, 'last-event-id': `${epoch}:3` });
+    t.after(() => sse.close());
+    assert.equal(sse.status, 200);
+    assert.equal(sse.headers['content-type'], 'text/event-stream; charset=utf-8');
+    let text = await sse.until((s) => s.includes(`id: ${epoch}:5\n`));
+    assert.deepEqual(sseEvents(text).map((e) => e.seq), [5, 4, 5]);
+    assert.match(text, new RegExp(`^event: hello\\n`));
+    assert.match(text, new RegExp(`id: ${epoch}:4\\nevent: test.tick\\ndata: `));
+    engine.events.emit('test.live');
+    text = await sse.until((s) => s.includes('test.live'));
+    assert.match(text, new RegExp(`id: ${epoch}:6\\nevent: test.live`));
+    sse.close();
+
+    const backlog = await request.get('/events?since=2&types=test').set(auth);
+    assert.equal(backlog.status, 200);
+    assertContract('followEvents', backlog);
+    assert.equal(backlog.body.lost, false);
+    assert.deepEqual(backlog.body.events.map((e: { seq: number }) => e.seq), [3, 4, 5, 6]);
+    const none = await request.get('/events?types=interface').set(auth);
+    assert.deepEqual(none.body.events, []);
+    void app;
+  });
+
+  test('bad query values get 400; no token gets 401', async (t) => {
+    const { request } = await listening(t);
+    for (const q of ['since=-1', 'since=abc', 'countersMs=99999999', 'unknown=1']) {
+      const res = await request.get(`/events?${q}`).set(auth);
+      assert.equal(res.status, 400, q);
+      assert.equal(res.body.error, 'VPNSVC_ERROR_INVALID_PARAMETER');
+    }
+    assert.equal((await request.get('/events')).status, 401);
+  });
+
+  test('counters every countersMs, with each interface', async (t) => {
+    const { ws } = await listening(t);
+    const f = await wsFollow(`${ws}/events?countersMs=200`, TOKENS.admin);
+    t.after(() => f.close());
+    const t0 = Date.now();
+    const msgs = await f.until((m) => m.filter((e) => e.type === 'counters').length >= 3, 3000);
+    assert.ok(Date.now() - t0 >= 400, 'not faster than asked');
+    const c = msgs.find((e) => e.type === 'counters')!;
+    assert.ok(Array.isArray(c.data?.interfaces));
+    assert.equal(c.seq, msgs[0]!.seq, 'counters carry the last event seq');
+  });
+
+  test('a follower that stops reading is cut off with 1013; the daemon does not buffer without bound', async (t) => {
+    const { engine, ws, request } = await listening(t);
+    const f = await wsFollow(`${ws}/events`, TOKENS.admin);
+    // Stop reading: the kernel buffers fill, then the daemon's send buffer.
+    (f.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const payload = 'x'.repeat(4000);
+    const rss0 = process.memoryUsage().rss;
+    let sent = 0;
+    const cutOff = () => (engine.events as unknown as { emitter: { listenerCount(e: string): number } }).emitter.listenerCount('event') <= 1;
+    for (; sent < 50_000 && !cutOff(); sent++) {
+      engine.events.emit('test.flood', { data: { payload } });
+      if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
+    }
+    const grewMiB = (process.memoryUsage().rss - rss0) / 2 ** 20;
+    (f.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    const closed = await f.closed;
+    assert.equal(closed.code, 1013);
+    t.diagnostic(`cut off after ${sent} events of 4 KB (${((sent * 4) / 1024).toFixed(1)} MiB offered); rss grew ${grewMiB.toFixed(1)} MiB`);
+    assert.ok(sent < 50_000, 'the follower was cut off');
+    const metrics = await request.get('/metrics').set(auth);
+    assert.match(metrics.text, /vpnsvc_event_followers_dropped_total\{transport="websocket"\} 1/);
+  });
+
+  test('daemon.stopping ends followers: WebSocket close 1001, SSE after that last event', async (t) => {
+    const { app, engine, base, ws } = await listening(t);
+    const f = await wsFollow(`${ws}/events`, TOKENS.admin);
+    const sse = await sseFollow(`${base}/events`, auth);
+    await sse.until((s) => s.includes('hello'));
+    engine.events.emit('daemon.stopping', { data: { signal: 'SIGTERM' } });
+    assert.equal((await f.closed).code, 1001);
+    await sse.ended;
+    assert.match(await sse.until(() => true), /event: daemon.stopping/);
+    await app.close();
+  });
+});

@@ -21,8 +21,8 @@ export interface WsFollower {
   close(): void;
 }
 
-export async function wsFollow(url: string, token: string): Promise<WsFollower> {
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+export async function wsFollow(url: string, token: string, opts: WebSocket.ClientOptions = {}): Promise<WsFollower> {
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, ...opts });
   const messages: Msg[] = [];
   let wake: (() => void) | undefined;
   ws.on('message', (d) => {
@@ -63,9 +63,9 @@ export interface SseFollower {
 }
 
 /** An SSE follower over node:http (fetch's pool keeps a spare connection that delays server close). */
-export function sseFollow(url: string, headers: Record<string, string>): Promise<SseFollower> {
+export function sseFollow(url: string, headers: Record<string, string>, socketPath?: string): Promise<SseFollower> {
   return new Promise((resolve, reject) => {
-    const req = httpGet(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+    const req = httpGet(url, { headers: { accept: 'text/event-stream', ...headers }, ...(socketPath && { socketPath }) }, (res) => {
       let text = '';
       let wake: (() => void) | undefined;
       res.setEncoding('utf8');

@@ -19,6 +19,7 @@ import { probeHost } from './system/host.js';
 import { iproute2Links } from './system/links.js';
 import { loadNative } from './system/native.js';
 import { TokenStore } from './tokens.js';
+import { watchTokens } from './token-watch.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -64,12 +65,18 @@ async function main(): Promise<void> {
   await withReason({ source: 'recovery' }, async () => {
     engine.events.emit('daemon.started', { data: { pid: process.pid, crashedPredecessor: previous !== undefined } });
     if (!previous) return;
-    const reports = await reconcile(previous, [staleTunReconciler(iproute2Links)]);
+    const reports = await reconcile(previous, [
+      staleTunReconciler(iproute2Links),
+      // --- issue 3: routes & dns (reconcilers, e.g. restore a resolv.conf backup) ---
+      // --- issue 4: firewall & protect (reconcilers, e.g. report the block kept in force) ---
+      // --- issue 5: data plane (reconcilers) ---
+    ]);
     for (const r of reports) log.warn({ reconciler: r.reconciler, found: r.found, did: r.did, predecessor: previous.pid }, `recovery: ${r.reconciler}`);
     engine.events.emit('daemon.recovered', { data: { predecessor: { pid: previous.pid, startedAt: previous.startedAt }, reports } });
   });
   const journal = new RuntimeJournal(config.stateDir, engine.events);
   journal.start();
+  const unwatchTokens = watchTokens(config.stateDir, store, log, config.adminTokenFile);
 
   const app = await buildApp({
     context: { engine, features: async () => describeFeatures(probe, null), spec: loadSpec(), startedAt: Date.now() },
@@ -101,6 +108,7 @@ async function main(): Promise<void> {
     force.unref();
     void withReason({ source: 'daemon', detail: signal }, async () => {
       engine.events.emit('daemon.stopping', { data: { signal } });
+      unwatchTokens();
       // New requests get 503; followers are told and closed; in-flight requests may finish, but
       // only for half the bound: the deinit below must still fit.
       const closed = app.close();

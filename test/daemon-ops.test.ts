@@ -137,7 +137,6 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     assert.equal(ui.code, 0, ui.stderr);
     const uiToken = ui.stdout.trim();
     const tokensBefore = readFileSync(join(dir, 'state', 'tokens.json'), 'utf8');
-    // The first daemon loaded tokens at start; restart it to load "ui" (as documented).
     first.child.kill('SIGTERM');
     await first.exited;
     const second = spawnDaemon({}, dir);
@@ -254,6 +253,35 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     t.after(() => bad.stop());
     assert.equal(await bad.exited, 2);
     assert.match(bad.output(), /at least 16 characters/);
+  });
+
+  test('tokens added, revoked or rotated take effect without a restart', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-reload-'));
+    const secret = join(dir, 'admin-secret');
+    writeFileSync(secret, 'first-admin-token-0123456789\n');
+    const daemon = spawnDaemon({ VPNSVC_ADMIN_TOKEN_FILE: secret }, dir);
+    t.after(() => daemon.stop());
+    await waitFor(() => /Server listening/.test(daemon.output()), 15_000);
+    const status = (token: string) => daemon.call('GET', '/interfaces', undefined, token).then((r) => r.status);
+    const eventually = async (token: string, want: number) => {
+      const deadline = Date.now() + 5000;
+      while ((await status(token)) !== want) {
+        if (Date.now() > deadline) throw new Error(`token still answers ${await status(token)}, not ${want}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const added = await cliBin(['token', 'add', 'ops', '--privileges', 'none'], { VPNSVC_STATE_DIR: join(dir, 'state') });
+    assert.equal(added.code, 0, added.stderr);
+    const ops = added.stdout.trim();
+    await eventually(ops, 200);
+    assert.equal((await daemon.call('POST', '/interfaces', { name: 'vsro0' }, ops)).status, 403, 'a read-only token');
+    assert.equal((await cliBin(['token', 'del', 'ops'], { VPNSVC_STATE_DIR: join(dir, 'state') })).code, 0);
+    await eventually(ops, 401);
+    // The Secret is rotated: the old admin token stops, the new one works.
+    writeFileSync(secret, 'second-admin-token-0123456789\n');
+    await eventually('second-admin-token-0123456789', 200);
+    assert.equal(await status('first-admin-token-0123456789'), 401);
+    assert.match(daemon.output(), /"msg":"tokens reloaded"/);
   });
 
   test('a second daemon on the same state directory refuses to start', async (t) => {

@@ -1,7 +1,7 @@
 /**
  * `vpnsvc token …`: manages the daemon's token file in its state directory directly (root on
  * the daemon's host), the way the daemon's first start creates it. Secrets are printed once and
- * only their hashes are stored.
+ * only their hashes are stored. The running daemon notices the change (src/token-watch.ts).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +35,7 @@ function parsePrivileges(v: unknown): Privilege[] {
 
 export const tokenCommands: CliCommand[] = [
   {
-    words: ['token', 'add'], args: '<id>', summary: 'create a token (--privileges vpnservice,internet | one of them | none); prints the secret once; restart the daemon to load it',
+    words: ['token', 'add'], args: '<id>', summary: 'create a token (--privileges vpnservice,internet | one of them | none); prints the secret once',
     options: { ...stateDirOption, privileges: { type: 'string' } },
     async run(ctx, p) {
       const id = p.positionals[0];
@@ -52,7 +52,7 @@ export const tokenCommands: CliCommand[] = [
       if (ctx.json) ctx.io.out(JSON.stringify({ id, privileges, token: secret }));
       else {
         ctx.io.out(secret);
-        ctx.io.err(`token "${id}" (${privileges.join(', ') || 'read only'}) added to ${join(dir, TOKENS_FILE)}; the secret above is shown only now; restart the daemon to load it`);
+        ctx.io.err(`token "${id}" (${privileges.join(', ') || 'read only'}) added to ${join(dir, TOKENS_FILE)}; the secret above is shown only now; the daemon loads it within a second`);
       }
     },
   },
@@ -65,7 +65,7 @@ export const tokenCommands: CliCommand[] = [
     },
   },
   {
-    words: ['token', 'del'], args: '<id>', summary: 'revoke a token; restart the daemon to apply', options: stateDirOption,
+    words: ['token', 'del'], args: '<id>', summary: 'revoke a token (the daemon drops it within a second)', options: stateDirOption,
     async run(ctx, p) {
       const id = p.positionals[0];
       if (!id || p.positionals.length > 1) throw new UsageError('usage: vpnsvc token del <id>');

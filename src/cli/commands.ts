@@ -139,9 +139,20 @@ function restCommand(s: RestSpec): CliCommand {
       const url = path.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(params[k] ?? ''));
       const res = await send(ctx.endpoint(), method, url, { ...(body !== undefined && { body }), ...(s.query && { query: s.query(p) }) });
       const isJson = (res.headers['content-type'] ?? '').includes('json');
-      if (!isJson && res.status < 400) { ctx.io.out(res.body.toString('utf8').trimEnd()); return; }
+      if (res.status < 400 && res.body.length === 0) {
+        // 204: nothing to show but the outcome.
+        if (!ctx.json && s.show) ctx.io.out(s.show(undefined, p));
+        return;
+      }
+      if (!isJson && res.status < 400) {
+        ctx.io.out(res.body.toString('utf8').trimEnd());
+        return;
+      }
       const result = json(res);
-      if (ctx.json) { if (result !== undefined) ctx.io.out(JSON.stringify(result, null, 2)); return; }
+      if (ctx.json) {
+        ctx.io.out(JSON.stringify(result, null, 2));
+        return;
+      }
       ctx.io.out(s.show ? s.show(result, p) : view.generic(result));
     },
   };

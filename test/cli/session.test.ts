@@ -42,7 +42,8 @@ describe('a session driven by the CLI', kernelTestOptions(), () => {
     const shown = JSON.parse((await cli(['show', '--json'], env)).out);
     assert.equal(shown.index, link('vscli0')?.ifindex);
 
-    assert.equal((await cli(['down'], env)).code, 0);
+    const down = await cli(['down'], env);
+    assert.deepEqual([down.code, down.out], [0, 'removed\n']);
     assert.equal(link('vscli0'), undefined);
 
     const events = await cli(['events', '--no-follow', '--types', 'interface,settings,session'], env);

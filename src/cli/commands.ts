@@ -26,6 +26,8 @@ interface RestSpec {
   show?: (result: unknown, p: Parsed) => string;
   /** Minimum / maximum positional count. */
   arity?: [number, number];
+  /** With more than one positional: another operation taking them all at once (a batch). */
+  bulk?: { op: string; body: (p: Parsed) => unknown };
 }
 
 // ---- argument helpers ----------------------------------------------------------------------
@@ -35,6 +37,11 @@ export function parseCidr(text: string): { address: string; prefix: number } {
   if (!m || !isIP(m[1]!)) throw new UsageError(`"${text}" is not an address/prefix (10.0.0.0/8, fd00::/64)`);
   const prefix = m[2] !== undefined ? Number(m[2]) : isIP(m[1]!) === 4 ? 32 : 128;
   return { address: m[1]!, prefix };
+}
+
+function integer(text: string, what: string): number {
+  if (!/^\d{1,10}$/.test(text)) throw new UsageError(`${what}: "${text}" is not a number`);
+  return Number(text);
 }
 
 const list = (v: unknown): string[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]).flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter(Boolean);
@@ -98,7 +105,7 @@ const REST: RestSpec[] = [
   // Routes (issue 3)
   { words: 'route add', op: 'POST /routes', args: '<address/prefix>...', arity: [1, Infinity], summary: 'route networks into the tunnel (several: one all-or-nothing batch)', body: (p) => (p.positionals.length === 1 ? parseCidr(p.positionals[0]!) : cidrs(p)), show: () => 'added' },
   { words: 'route list', op: 'GET /routes', summary: 'routes through the tunnel' },
-  { words: 'route del', op: 'DELETE /routes/{address}/{prefix}', args: '<address/prefix>', arity: [1, 1], summary: 'remove a route', params: (p) => { const c = parseCidr(p.positionals[0]!); return { address: c.address, prefix: String(c.prefix) }; }, show: () => 'removed' },
+  { words: 'route del', op: 'DELETE /routes/{address}/{prefix}', args: '<address/prefix>...', arity: [1, Infinity], summary: 'remove routes (several: one all-or-nothing batch)', params: (p) => { const c = parseCidr(p.positionals[0]!); return { address: c.address, prefix: String(c.prefix) }; }, bulk: { op: 'DELETE /routes', body: cidrs }, show: () => 'removed' },
   // DNS (issue 3)
   { words: 'dns add', op: 'POST /dns', args: '<server>', arity: [1, 1], summary: 'add a DNS server for the tunnel', body: (p) => ({ server: p.positionals[0] }), show: () => 'added' },
   { words: 'dns list', op: 'GET /dns', summary: 'DNS servers, search domains and the resolver backend' },
@@ -117,25 +124,27 @@ const REST: RestSpec[] = [
   },
   { words: 'firewall unblock', op: 'DELETE /firewall', summary: 'lift every restriction', show: () => 'unblocked' },
   { words: 'firewall show', op: 'GET /firewall', summary: 'the block as read back from the kernel' },
-  { words: 'protect', op: 'POST /protect', args: '<pid> <fd>', arity: [2, 2], options: { interface: { type: 'string', short: 'i' } }, summary: 'bind socket <fd> of process <pid> to an interface so it bypasses the tunnel', body: (p) => ({ pid: Number(p.positionals[0]), fd: Number(p.positionals[1]), ...(p.values.interface !== undefined && { interface: p.values.interface }) }), show: () => 'protected' },
+  { words: 'protect', op: 'POST /protect', args: '<pid> <fd> <interface>', arity: [3, 3], summary: 'bind socket <fd> of process <pid> to <interface> (e.g. eth0) so it bypasses the tunnel (vpnsvc_protect)', body: (p) => ({ pid: integer(p.positionals[0]!, 'pid'), fd: integer(p.positionals[1]!, 'fd'), interface: p.positionals[2] }), show: () => 'protected' },
 ];
 
 function restCommand(s: RestSpec): CliCommand {
-  const [method, path] = s.op.split(' ') as [string, string];
+  const singlePath = s.op.split(' ')[1]!;
   return {
     words: s.words.split(' '),
     ...(s.args && { args: s.args }),
     summary: s.summary,
-    options: { ...s.options, ...(path.includes('{name}') && { interface: { type: 'string', short: 'i' } }) },
-    operations: [s.op],
+    options: { ...s.options, ...(singlePath.includes('{name}') && { interface: { type: 'string', short: 'i' } }) },
+    operations: [s.op, ...(s.bulk ? [s.bulk.op] : [])],
     async run(ctx, p) {
       const [min, max] = s.arity ?? [0, 0];
       if (p.positionals.length < min || p.positionals.length > max) {
         throw new UsageError(`usage: vpnsvc ${s.words}${s.args ? ' ' + s.args : ''}`);
       }
+      const bulk = s.bulk && p.positionals.length > 1 ? s.bulk : undefined;
+      const [method, path] = (bulk ? bulk.op : s.op).split(' ') as [string, string];
       // Arguments are checked before anything is sent (the active-interface look-up included).
-      const body = s.body?.(p);
-      const params = s.params ? await s.params(p, ctx) : {};
+      const body = bulk ? bulk.body(p) : s.body?.(p);
+      const params = s.params && !bulk ? await s.params(p, ctx) : {};
       const url = path.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(params[k] ?? ''));
       const res = await send(ctx.endpoint(), method, url, { ...(body !== undefined && { body }), ...(s.query && { query: s.query(p) }) });
       const isJson = (res.headers['content-type'] ?? '').includes('json');

@@ -84,6 +84,7 @@ test('commands become the REST calls they name', async () => {
     [['route', 'add', '10.0.0.0/8'], 'POST /routes', { address: '10.0.0.0', prefix: 8 }],
     [['route', 'add', '10.0.0.0/8', 'fd00::/64'], 'POST /routes', [{ address: '10.0.0.0', prefix: 8 }, { address: 'fd00::', prefix: 64 }]],
     [['route', 'del', '10.0.0.0/8'], 'DELETE /routes/10.0.0.0/8'],
+    [['route', 'del', '10.0.0.0/8', '192.168.1.0/24'], 'DELETE /routes', [{ address: '10.0.0.0', prefix: 8 }, { address: '192.168.1.0', prefix: 24 }]],
     [['route', 'list'], 'GET /routes'],
     [['dns', 'add', '10.9.0.53'], 'POST /dns', { server: '10.9.0.53' }],
     [['dns', 'del', 'fd00::53'], 'DELETE /dns/fd00%3A%3A53'],
@@ -94,7 +95,7 @@ test('commands become the REST calls they name', async () => {
       { allowVpn: [{ address: '0.0.0.0', prefix: 0 }, { address: '::', prefix: 0 }], allowOriginal: [{ address: '192.0.2.1', prefix: 32 }], originalInterface: 'eth0' }],
     [['firewall', 'unblock'], 'DELETE /firewall'],
     [['firewall', 'show'], 'GET /firewall'],
-    [['protect', '1234', '5', '-i', 'eth0'], 'POST /protect', { pid: 1234, fd: 5, interface: 'eth0' }],
+    [['protect', '1234', '5', 'eth0'], 'POST /protect', { pid: 1234, fd: 5, interface: 'eth0' }],
     [['read', 'vpn0', '--timeout', '250'], 'GET /interfaces/vpn0/packet?timeoutMs=250'],
   ];
   for (const [args, op, body] of cases) {
@@ -122,7 +123,7 @@ test('exit codes: the service error name and message; 2 for usage; 3 when unreac
   assert.equal(r.err, 'vpnsvc: VPNSVC_ERROR_NO_SUCH_FILE: no VPN interface "nope"\n');
   const j = await call(['show', 'nope', '--json']);
   assert.deepEqual(JSON.parse(j.out), { error: 'VPNSVC_ERROR_NO_SUCH_FILE', code: -2, message: 'no VPN interface "nope"', status: 404 });
-  for (const bad of [['route', 'add', '10.0.0.0/99x'], ['frobnicate'], ['route', 'add'], ['set', '--mtu', 'big'], ['show', '--no-such-flag']]) {
+  for (const bad of [['route', 'add', '10.0.0.0/99x'], ['frobnicate'], ['route', 'add'], ['set', '--mtu', 'big'], ['show', '--no-such-flag'], ['protect', 'x', '3', 'eth0'], ['protect', '1', '3']]) {
     const b = await call(bad);
     assert.equal(b.code, 2, bad.join(' '));
     assert.equal(b.seen.length, 0, `${bad.join(' ')} sent nothing`);

@@ -10,10 +10,11 @@ import type { TokenStore } from '../tokens.js';
 import { requirePrivileges } from './auth.js';
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './error-handler.js';
-import { operationsPlugin, requestIdOptions } from './operations.js';
-import type { HandlerWithWebSocket } from './routes/operations.js';
 import { allHandlers } from './routes/index.js';
 import { validatorCompiler } from './validation.js';
+// --- issue 6: operations ---
+import { operationsPlugin, requestIdOptions } from './operations.js';
+import type { HandlerWithWebSocket } from './routes/operations.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -30,10 +31,10 @@ export interface AppOptions {
 
 export async function buildApp({ context, tokens, loggerInstance, https }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...requestIdOptions,
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     ...(https ? { https } : {}),
     return503OnClosing: true,
-    ...requestIdOptions,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler(context.spec.componentSchemas));
   installErrorHandling(app);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { VpnEngine } from '../engine/engine.js';
 import { withReason } from '../engine/events.js';
@@ -13,6 +13,36 @@ import type { AppContext } from './context.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
+
+/**
+ * Changes made through other domains' operations, as events, for domains that do not emit
+ * their own yet: after a successful call, unless the call already emitted an event itself (then
+ * this stays silent, so a domain that starts emitting needs no change here).
+ */
+export const API_EVENTS: Record<string, string> = {
+  addRoutes: 'route.added',
+  removeRoute: 'route.removed',
+  removeRoutes: 'route.removed',
+  addDnsServer: 'dns.added',
+  removeDnsServer: 'dns.removed',
+  addSearchDomain: 'dns.domain.added',
+  removeSearchDomain: 'dns.domain.removed',
+  blockNetworks: 'firewall.blocked',
+  unblockNetworks: 'firewall.unblocked',
+  protectSocket: 'socket.protected',
+};
+
+/** Large batches (10,000 routes) are summarized, not copied into every follower's stream. */
+const EVENT_BODY_ITEMS = 16;
+
+function eventData(request: FastifyRequest): Record<string, unknown> {
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  const body = request.body as unknown;
+  if (Array.isArray(body)) {
+    return { ...params, count: body.length, items: body.slice(0, EVENT_BODY_ITEMS), ...(body.length > EVENT_BODY_ITEMS && { truncated: true }) };
+  }
+  return { ...params, ...(body && typeof body === 'object' ? (body as Record<string, unknown>) : {}) };
+}
 /** A caller's id is kept only when it is this tame: it ends up in logs and events. */
 const CALLER_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -65,6 +95,7 @@ export function operationsState({ engine }: Pick<AppContext, 'engine'>): Operati
 
 export async function operationsPlugin(app: FastifyInstance, { context }: { context: AppContext }): Promise<void> {
   const { metrics, followers } = operationsState(context);
+  const eventMark = new WeakMap<FastifyRequest, number>();
 
   app.addHook('onSend', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
@@ -75,7 +106,25 @@ export async function operationsPlugin(app: FastifyInstance, { context }: { cont
     withReason({ source: 'api', ...(request.token && { token: request.token.id }), requestId: request.id }, done);
   });
 
+  app.addHook('onRequest', async (request) => {
+    eventMark.set(request, context.engine.events.headSeq);
+  });
+
   app.addHook('onResponse', async (request, reply) => {
+    const type = API_EVENTS[request.routeOptions.config.operationId ?? ''];
+    if (type && reply.statusCode < 300) {
+      const bus = context.engine.events;
+      const since = eventMark.get(request) ?? bus.headSeq;
+      const own = bus.after(since).events.some((e) => e.reason.requestId === request.id);
+      if (!own) {
+        const active = context.engine.activeInterface()?.name;
+        bus.emit(type, {
+          ...(active !== undefined && { interface: active }),
+          data: eventData(request),
+          reason: { source: 'api', ...(request.token && { token: request.token.id }), requestId: request.id },
+        });
+      }
+    }
     // The route template (not the URL) keeps label values bounded; unmatched paths share one.
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requestDuration.observe(

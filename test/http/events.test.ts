@@ -167,3 +167,31 @@ describe('events forms and limits', () => {
     await app.close();
   });
 });
+
+describe('events for other domains\' operations', () => {
+  test('a successful call of an operation that emits nothing itself becomes its event; one that emits is left alone', async (t) => {
+    const { default: Fastify } = await import('fastify');
+    const { VpnEngine } = await import('../../src/engine/engine.js');
+    const { operationsPlugin, requestIdOptions } = await import('../../src/http/operations.js');
+    const engine = new VpnEngine({ missing: () => [] }, { info: () => undefined, warn: () => undefined });
+    const app = Fastify({ ...requestIdOptions });
+    t.after(() => app.close());
+    await app.register(operationsPlugin, { context: { engine } as never });
+    app.post('/routes', { config: { operationId: 'addRoutes' } }, async (_req, reply) => reply.code(201).send({ added: 20 }));
+    app.put('/firewall', { config: { operationId: 'blockNetworks' } }, async () => {
+      engine.events.emit('firewall.blocked', { data: { native: true } });
+      return {};
+    });
+    app.delete('/dns/:server', { config: { operationId: 'removeDnsServer' } }, async (_req, reply) => reply.code(404).send({}));
+    const routes = Array.from({ length: 20 }, (_, i) => ({ address: `10.${i}.0.0`, prefix: 16 }));
+    await app.inject({ method: 'POST', url: '/routes', payload: routes, headers: { 'x-request-id': 'bulk-1' } });
+    await app.inject({ method: 'PUT', url: '/firewall', payload: {} });
+    await app.inject({ method: 'DELETE', url: '/dns/10.0.0.53' });
+    const events = engine.events.after(0).events;
+    assert.deepEqual(events.map((e) => e.type), ['route.added', 'firewall.blocked']);
+    assert.deepEqual(events[0]!.reason, { source: 'api', requestId: 'bulk-1' });
+    assert.equal(events[0]!.data?.count, 20);
+    assert.equal((events[0]!.data?.items as unknown[]).length, 16, 'a batch is summarized');
+    assert.deepEqual(events[1]!.data, { native: true }, 'the domain\'s own event, not a copy');
+  });
+});

@@ -4,11 +4,11 @@
  * Registered once by buildApp, before the routes; its hooks apply to the whole app.
  */
 import { randomUUID } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { VpnEngine } from '../engine/engine.js';
-import { withReason } from '../engine/events.js';
+import { withReason, type EmitFields } from '../engine/events.js';
 import type { AppContext } from './context.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
@@ -31,6 +31,9 @@ export const API_EVENTS: Record<string, string> = {
   unblockNetworks: 'firewall.unblocked',
   protectSocket: 'socket.protected',
 };
+
+/** The data plane's packet stream (issue 5): its WebSocket path. */
+const STREAM_PATH = /^\/interfaces\/([^/?]+)\/stream(?:\?|$)/;
 
 /** Large batches (10,000 routes) are summarized, not copied into every follower's stream. */
 const EVENT_BODY_ITEMS = 16;
@@ -96,6 +99,7 @@ export function operationsState({ engine }: Pick<AppContext, 'engine'>): Operati
 export async function operationsPlugin(app: FastifyInstance, { context }: { context: AppContext }): Promise<void> {
   const { metrics, followers } = operationsState(context);
   const eventMark = new WeakMap<FastifyRequest, number>();
+  const upgrades = new WeakMap<IncomingMessage, FastifyRequest>();
 
   app.addHook('onSend', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
@@ -108,6 +112,26 @@ export async function operationsPlugin(app: FastifyInstance, { context }: { cont
 
   app.addHook('onRequest', async (request) => {
     eventMark.set(request, context.engine.events.headSeq);
+    if (request.headers.upgrade) upgrades.set(request.raw, request);
+  });
+
+  // Packet streams attached and detached, for a data plane that does not emit these itself.
+  const bus = context.engine.events;
+  const emitUnlessEmitted = (mark: number, type: string, name: string, fields: Omit<EmitFields, 'interface'>) =>
+    // A tick later: the data plane's own handler runs after the connection event.
+    setImmediate(() => {
+      if (!bus.after(mark).events.some((e) => e.type === type && e.interface === name)) bus.emit(type, { interface: name, ...fields });
+    });
+  app.websocketServer?.on('connection', (socket: WebSocket, raw: IncomingMessage) => {
+    const m = STREAM_PATH.exec(raw.url ?? '');
+    if (!m) return;
+    const name = decodeURIComponent(m[1]!);
+    const request = upgrades.get(raw);
+    const reason = { source: 'api' as const, ...(request?.token && { token: request.token.id }), ...(request && { requestId: request.id }) };
+    emitUnlessEmitted(bus.headSeq, 'stream.attached', name, { data: { protocol: socket.protocol || null }, reason });
+    socket.once('close', (code: number) => {
+      emitUnlessEmitted(bus.headSeq, 'stream.detached', name, { data: { code }, reason: { source: 'stream', detail: `WebSocket closed with ${code}` } });
+    });
   });
 
   app.addHook('onResponse', async (request, reply) => {

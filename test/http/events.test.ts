@@ -195,3 +195,42 @@ describe('events for other domains\' operations', () => {
     assert.deepEqual(events[1]!.data, { native: true }, 'the domain\'s own event, not a copy');
   });
 });
+
+test('packet streams attached and detached are events, unless the data plane emits its own', async (t) => {
+  const { default: Fastify } = await import('fastify');
+  const { default: fastifyWebsocket } = await import('@fastify/websocket');
+  const { VpnEngine } = await import('../../src/engine/engine.js');
+  const { operationsPlugin, requestIdOptions } = await import('../../src/http/operations.js');
+  const { default: WebSocket } = await import('ws');
+  const engine = new VpnEngine({ missing: () => [] }, { info: () => undefined, warn: () => undefined });
+  const app = Fastify({ ...requestIdOptions });
+  t.after(() => app.close());
+  await app.register(fastifyWebsocket);
+  await app.register(operationsPlugin, { context: { engine } as never });
+  app.route({
+    method: 'GET',
+    url: '/interfaces/:name/stream',
+    handler: (_req, reply) => reply.code(426).send(),
+    wsHandler: (socket, req) => {
+      // vsown0 stands for a data plane that reports its own attach.
+      if ((req.params as { name: string }).name === 'vsown0') engine.events.emit('stream.attached', { interface: 'vsown0', data: { own: true } });
+      socket.on('message', (m) => socket.send(m));
+    },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  for (const name of ['vsstream0', 'vsown0']) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/interfaces/${name}/stream`, { headers: { 'x-request-id': `attach-${name}` } });
+    await new Promise((r) => ws.once('open', r));
+    ws.close(1000);
+    await new Promise((r) => ws.once('close', r));
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  const events = engine.events.after(0).events.map((e) => ({ type: e.type, interface: e.interface, data: e.data, reason: e.reason }));
+  assert.deepEqual(events, [
+    { type: 'stream.attached', interface: 'vsstream0', data: { protocol: null }, reason: { source: 'api', requestId: 'attach-vsstream0' } },
+    { type: 'stream.detached', interface: 'vsstream0', data: { code: 1000 }, reason: { source: 'stream', detail: 'WebSocket closed with 1000' } },
+    { type: 'stream.attached', interface: 'vsown0', data: { own: true }, reason: { source: 'api', requestId: 'attach-vsown0' } },
+    { type: 'stream.detached', interface: 'vsown0', data: { code: 1000 }, reason: { source: 'stream', detail: 'WebSocket closed with 1000' } },
+  ]);
+});

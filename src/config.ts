@@ -18,8 +18,9 @@ export interface Config {
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
-export const DEFAULT_LISTEN = '127.0.0.1:8760';
-export const DEFAULT_STATE_DIR = '/var/lib/vpnsvc';
+import { DEFAULT_LISTEN, DEFAULT_STATE_DIR } from './defaults.js';
+
+export { DEFAULT_LISTEN, DEFAULT_STATE_DIR };
 
 const ENV_SCHEMA = {
   type: 'object',

@@ -3,6 +3,8 @@
  * Runs `systemd-analyze verify` on deploy/systemd/vpnsvc.service, alone and with its drop-in.
  * verify exits 0 on unknown keys and unparsable values, so any output at all is a failure.
  * Exit 0 ok, 1 failed, 77 systemd-analyze is not installed (the reason is printed).
+ * Also `systemd-analyze security --offline`: the unit's exposure must stay at or below
+ * MAX_EXPOSURE (systemd's 0-10 scale), where systemd supports offline analysis.
  * --quiet: print nothing on success (CI runs it after the test runner's summary).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -45,7 +47,26 @@ function verify(withDropIn) {
   }
 }
 
+/** The hardening budget: 2.9 today ("OK"); a change that loosens the sandbox fails here. */
+const MAX_EXPOSURE = 3.5;
+
+function exposure() {
+  const unit = join(unitDir, 'vpnsvc.service');
+  const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unit], { encoding: 'utf8' });
+  const m = /Overall exposure level for [^:]+: ([0-9.]+)/.exec(`${r.stdout}${r.stderr}`);
+  return m ? Number(m[1]) : undefined;
+}
+
 let failed = false;
+const level = exposure();
+if (level === undefined) {
+  if (!quiet) console.log('systemd-analyze security --offline: not supported by this systemd; exposure not checked');
+} else if (level > MAX_EXPOSURE) {
+  failed = true;
+  console.error(`systemd-analyze security: exposure ${level} is above ${MAX_EXPOSURE}: the unit's sandbox got weaker`);
+} else if (!quiet) {
+  console.log(`systemd-analyze security: exposure ${level} (at most ${MAX_EXPOSURE})`);
+}
 for (const [label, withDropIn] of [['vpnsvc.service', false], ['vpnsvc.service + dns-file-backend.conf', true]]) {
   const out = verify(withDropIn);
   if (out) {

@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { CliCommand, CliContext, OptionSpec, Parsed } from './command.js';
 import { json, send, ServiceError, UsageError, type Endpoint } from './client.js';
 import * as view from './render.js';
@@ -195,23 +196,34 @@ async function optional(ep: Endpoint, path: string): Promise<unknown> {
   return json(res);
 }
 
+async function statusOnce(ctx: CliContext): Promise<string> {
+  const ep = ctx.endpoint();
+  const [ifs, routes, dns, firewall] = await Promise.all([
+    optional(ep, '/interfaces'), optional(ep, '/routes'), optional(ep, '/dns'), optional(ep, '/firewall'),
+  ]);
+  if (ctx.json) return JSON.stringify({ interfaces: ifs, routes, dns, firewall }, null, 2);
+  const out = [view.interfaces(ifs)];
+  const section = (title: string, v: unknown) => {
+    if (v !== undefined) out.push(`${title}:\n${view.generic(v, '  ')}`);
+  };
+  section('routes', routes);
+  section('dns', dns);
+  section('firewall', firewall);
+  return out.join('\n');
+}
+
 const status: CliCommand = {
-  words: ['status'], summary: 'interface, addresses, routes, DNS, firewall and counters at a glance',
-  async run(ctx) {
-    const ep = ctx.endpoint();
-    const [ifs, routes, dns, firewall] = await Promise.all([
-      optional(ep, '/interfaces'), optional(ep, '/routes'), optional(ep, '/dns'), optional(ep, '/firewall'),
-    ]);
-    if (ctx.json) {
-      ctx.io.out(JSON.stringify({ interfaces: ifs, routes, dns, firewall }, null, 2));
-      return;
-    }
-    const out = [view.interfaces(ifs)];
-    const section = (title: string, v: unknown) => { if (v !== undefined) out.push(`${title}:\n${view.generic(v, '  ')}`); };
-    section('routes', routes);
-    section('dns', dns);
-    section('firewall', firewall);
-    ctx.io.out(out.join('\n'));
+  words: ['status'], summary: 'interface, addresses, routes, DNS, firewall and counters at a glance; --watch SECONDS refreshes',
+  options: { watch: { type: 'string', short: 'w' } },
+  async run(ctx, p) {
+    const every = p.values.watch === undefined ? 0 : Number(p.values.watch);
+    if (!(every >= 0.1) && p.values.watch !== undefined) throw new UsageError(`--watch: "${p.values.watch}" is not a number of seconds (at least 0.1)`);
+    do {
+      const text = await statusOnce(ctx);
+      // On a terminal each refresh replaces the last; in a pipe they follow each other.
+      ctx.io.out(every && ctx.io.isTTY ? `\x1b[H\x1b[2J${text}` : text);
+      if (every) await sleep(every * 1000, undefined, { signal: ctx.signal }).catch(() => undefined);
+    } while (every && !ctx.signal.aborted);
   },
 };
 

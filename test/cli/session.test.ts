@@ -39,6 +39,13 @@ describe('a session driven by the CLI', kernelTestOptions(), () => {
     assert.equal(status.code, 0, status.err);
     assert.match(status.out, /vscli0 \(index \d+\) {2}UP {2}mtu 1400 {2}non-blocking {2}session "office"\n {2}address 10\.73\.0\.1 {2}peer 10\.73\.0\.2\n {2}rx \d+ packets/);
 
+    // --watch refreshes until interrupted.
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 550);
+    const watched = await cli(['status', '--watch', '0.2'], env, ac.signal);
+    assert.equal(watched.code, 0);
+    assert.ok((watched.out.match(/^vscli0 \(index/gm) ?? []).length >= 2, watched.out);
+
     const shown = JSON.parse((await cli(['show', '--json'], env)).out);
     assert.equal(shown.index, link('vscli0')?.ifindex);
 

@@ -59,6 +59,11 @@ export class EventBus {
     return this.seq;
   }
 
+  /** Listeners subscribed now (followers, the journal, metrics). */
+  get subscriberCount(): number {
+    return this.emitter.listenerCount('event');
+  }
+
   /** The oldest seq still retained (headSeq + 1 when none is). */
   get oldestSeq(): number {
     return this.seq - this.history.length + 1;

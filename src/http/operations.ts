@@ -122,6 +122,14 @@ export async function operationsPlugin(app: FastifyInstance, { context }: { cont
     setImmediate(() => {
       if (!bus.after(mark).events.some((e) => e.type === type && e.interface === name)) bus.emit(type, { interface: name, ...fields });
     });
+  // At shutdown every WebSocket (packet streams too) closes with 1001 "going away", after the
+  // event followers (synchronous listeners) have sent daemon.stopping on theirs.
+  bus.subscribe((e) => {
+    if (e.type !== 'daemon.stopping' || !app.websocketServer) return;
+    setImmediate(() => {
+      for (const client of app.websocketServer.clients) client.close(1001, 'vpnsvc is shutting down');
+    });
+  });
   app.websocketServer?.on('connection', (socket: WebSocket, raw: IncomingMessage) => {
     const m = STREAM_PATH.exec(raw.url ?? '');
     if (!m) return;

@@ -134,13 +134,15 @@ describe('events forms and limits', () => {
 
   test('a follower that stops reading is cut off with 1013; the daemon does not buffer without bound', async (t) => {
     const { engine, ws, request } = await listening(t);
+    const baseline = engine.events.subscriberCount;
     const f = await wsFollow(`${ws}/events`, TOKENS.admin);
     // Stop reading: the kernel buffers fill, then the daemon's send buffer.
     (f.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     const payload = 'x'.repeat(4000);
     const rss0 = process.memoryUsage().rss;
     let sent = 0;
-    const cutOff = () => (engine.events as unknown as { emitter: { listenerCount(e: string): number } }).emitter.listenerCount('event') <= 1;
+    // Cut off = unsubscribed: nothing more is queued for it (its close handshake waits for it).
+    const cutOff = () => engine.events.subscriberCount === baseline;
     for (; sent < 50_000 && !cutOff(); sent++) {
       engine.events.emit('test.flood', { data: { payload } });
       if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
@@ -225,8 +227,20 @@ test('packet streams attached and detached are events, unless the data plane emi
     ws.close(1000);
     await new Promise((r) => ws.once('close', r));
   }
+  // At shutdown a packet stream is closed with 1001 "going away".
+  const mark = engine.events.headSeq;
+  const last = new WebSocket(`ws://127.0.0.1:${port}/interfaces/vslast0/stream`);
+  await new Promise((r) => last.once('open', r));
+  const closed = new Promise<number>((r) => last.once('close', (code) => r(code)));
+  await new Promise((r) => setTimeout(r, 20));
+  engine.events.emit('daemon.stopping');
+  assert.equal(await closed, 1001);
   await new Promise((r) => setTimeout(r, 50));
-  const events = engine.events.after(0).events.map((e) => ({ type: e.type, interface: e.interface, data: e.data, reason: e.reason }));
+  assert.deepEqual(
+    engine.events.after(mark).events.filter((e) => e.interface !== 'vsown0').map((e) => `${e.type} ${e.interface ?? ''}`),
+    ['stream.attached vslast0', 'daemon.stopping ', 'stream.detached vslast0'],
+  );
+  const events = engine.events.after(0).events.slice(0, 4).map((e) => ({ type: e.type, interface: e.interface, data: e.data, reason: e.reason }));
   assert.deepEqual(events, [
     { type: 'stream.attached', interface: 'vsstream0', data: { protocol: null }, reason: { source: 'api', requestId: 'attach-vsstream0' } },
     { type: 'stream.detached', interface: 'vsstream0', data: { code: 1000 }, reason: { source: 'stream', detail: 'WebSocket closed with 1000' } },

@@ -279,22 +279,29 @@ const write: CliCommand = {
 };
 
 /**
- * `vpnsvc bridge` lives in src/cli/bridge.ts (the data plane's module). It exports a CliCommand
- * as `command` (or default); it is loaded on use so the rest of the CLI never depends on it.
+ * `vpnsvc bridge` lives in src/cli/bridge.ts (the data plane's module), loaded on use so the
+ * rest of the CLI never depends on it. It exports either `bridgeMain(argv): Promise<exit code>`,
+ * which parses its own arguments, or a CliCommand as `command` (or default).
  */
 const BRIDGE_MODULE = './bridge.js';
+interface BridgeModule {
+  bridgeMain?: (argv: string[]) => Promise<number>;
+  command?: CliCommand;
+  default?: CliCommand;
+}
 const bridge: CliCommand = {
-  words: ['bridge'], args: '...', summary: 'connect a local TUN to the daemon\'s packet stream (see vpnsvc bridge --help)',
+  words: ['bridge'], args: '...', summary: 'connect a local TUN to the daemon\'s packet stream (vpnsvc bridge --help)',
   operations: ['GET /interfaces/{name}/stream'],
   passthrough: true,
   async run(ctx, p) {
-    let mod: { command?: CliCommand; default?: CliCommand };
+    let mod: BridgeModule;
     try {
-      mod = (await import(BRIDGE_MODULE)) as typeof mod;
+      mod = (await import(BRIDGE_MODULE)) as BridgeModule;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
       throw new UsageError('vpnsvc bridge is not part of this build');
     }
+    if (mod.bridgeMain) return mod.bridgeMain(p.positionals);
     const cmd = mod.command ?? mod.default;
     if (!cmd) throw new UsageError('vpnsvc bridge: the bridge module exports no command');
     const inner = parseFor(cmd, p.positionals);

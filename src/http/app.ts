@@ -8,13 +8,13 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyBaseLogger } from 'fastify';
 import type { TokenStore } from '../tokens.js';
 import { requirePrivileges } from './auth.js';
+import { operationsPlugin, requestIdOptions } from './operations.js'; // --- issue 6: operations ---
 import type { AppContext } from './context.js';
 import { installErrorHandling } from './error-handler.js';
 import { allHandlers } from './routes/index.js';
 import { validatorCompiler } from './validation.js';
-// --- issue 6: operations ---
-import { operationsPlugin, requestIdOptions } from './operations.js';
-import type { HandlerWithWebSocket } from './routes/operations.js';
+// --- issue 5: data plane ---
+import { webSocketRouteOf } from './websocket-route.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -58,15 +58,15 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
     const handler = handlers[route.operationId];
     if (!handler) throw new Error(`openapi.yaml operation ${route.operationId} has no handler`);
     served.add(route.operationId);
+    const websocket = webSocketRouteOf(handler); // --- issue 5: data plane ---
     app.route({
       method: route.method,
       url: route.url,
       schema: route.schema,
       config: { operationId: route.operationId },
       ...(route.privileges ? { onRequest: requirePrivileges(tokens, route.privileges) } : {}),
+      ...(websocket ? { preValidation: websocket.beforeUpgrade, wsHandler: websocket.handler } : {}),
       handler: (request, reply) => handler(request as FastifyRequest, reply as FastifyReply),
-      // A handler may also answer WebSocket upgrades on its path (GET /events).
-      ...((handler as HandlerWithWebSocket).wsHandler ? { wsHandler: (handler as HandlerWithWebSocket).wsHandler } : {}),
     });
   }
   const extra = Object.keys(handlers).filter((id) => !served.has(id));

@@ -51,8 +51,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
     });
   }
-  // The data plane adds its own drop counters to the Interface's counters (a field per reason,
-  // named *Drop* or *drop*): each becomes a `reason` label here, whatever it is called.
+  // The data plane adds its own counters to the Interface's (streamDropped, writeDropped,
+  // framesRejected, ...): each field named *drop* or *reject* becomes a `reason` label here.
   new Counter({
     name: 'vpnsvc_stream_dropped_packets_total',
     help: 'Packets dropped by the packet stream (slow consumer, bad frames, ...), by reason',
@@ -61,7 +61,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       this.reset();
       for (const i of interfaces()) {
         for (const [field, value] of Object.entries(i.counters as Record<string, unknown>)) {
-          if (field in KERNEL_COUNTERS || !/drop/i.test(field) || typeof value !== 'number') continue;
+          if (field in KERNEL_COUNTERS || !/drop|reject/i.test(field) || typeof value !== 'number') continue;
           this.inc({ interface: i.name, reason: field }, value);
         }
       }

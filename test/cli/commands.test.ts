@@ -159,6 +159,13 @@ test('status shows the interface with counters, routes, DNS and firewall', async
   assert.match(r.out, /^dns:\n {2}ok: true$/m);
 });
 
+test('bridge is handed its own arguments (src/cli/bridge.ts when the build has it)', async () => {
+  // Incomplete arguments: a usage error either way, and nothing sent to the daemon.
+  const r = await call(['bridge', '--url', `${url.replace('http', 'ws')}/interfaces/vpn0/stream`]);
+  assert.equal(r.code, 2);
+  assert.equal(r.seen.length, 0);
+});
+
 test('help lists every command; a command\'s --help names its REST call', async () => {
   const all = await call(['--help']);
   for (const c of COMMANDS) assert.ok(all.out.includes(c.words.join(' ')), c.words.join(' '));

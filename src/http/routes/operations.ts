@@ -7,6 +7,7 @@ import type { EventBacklog, VpnEvent } from '../../api-types.js';
 import type { EventBus } from '../../engine/events.js';
 import type { AppContext, Handler, Handlers } from '../context.js';
 import { operationsState } from '../operations.js';
+import { withWebSocket } from '../websocket-route.js';
 
 /** A follower further behind than this is cut off; it reconnects with its last seq. */
 export const FOLLOWER_HIGH_WATER_BYTES = 1 << 20;
@@ -155,13 +156,10 @@ function eventsHttp(ctx: AppContext): Handler {
   };
 }
 
-/** A handler that also answers WebSocket upgrades on its path (see buildApp). */
-export type HandlerWithWebSocket = Handler & { wsHandler?: (socket: WebSocket, request: FastifyRequest) => void };
-
 export function operationsHandlers(ctx: AppContext): Handlers {
-  const followEvents: HandlerWithWebSocket = Object.assign(eventsHttp(ctx), { wsHandler: eventsWebSocket(ctx) });
   return {
-    followEvents,
+    // One path: WebSocket when upgraded (nothing to refuse before the upgrade), else SSE or JSON.
+    followEvents: withWebSocket(eventsHttp(ctx), { beforeUpgrade: async () => undefined, handler: eventsWebSocket(ctx) }),
     getMetrics: async (_request, reply) => {
       const { registry } = operationsState(ctx).metrics;
       return reply.type(registry.contentType).send(await registry.metrics());

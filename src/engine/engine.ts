@@ -6,6 +6,7 @@ import type { Counters, Interface, InterfaceSettings } from '../api-types.js';
 import { errnoName, invalidParameter, ioError, noSuchFile, notSupported } from '../errors.js';
 import * as native from '../system/native.js';
 import { readLinkStats } from '../system/link-stats.js';
+import { EventBus } from './events.js'; // --- issue 6: operations ---
 import {
   DEFAULT_MTU,
   DEFAULT_SESSION,
@@ -14,7 +15,6 @@ import {
   checkSession,
   checkUnicastIPv4,
 } from './validate.js';
-import { EventBus } from './events.js';
 
 const EBUSY = -16;
 

@@ -89,6 +89,8 @@ export function operationsState({ engine }: Pick<AppContext, 'engine'>): Operati
   if (!state) {
     const followers = new Followers();
     const metrics = createMetrics({ interfaces: () => engine.list(), eventFollowers: () => followers.count });
+    // Events from before the app existed (daemon.started, daemon.recovered) count too.
+    for (const e of engine.events.after(0).events) metrics.eventsEmitted.inc({ type: e.type });
     engine.events.subscribe((e) => metrics.eventsEmitted.inc({ type: e.type }));
     state = { metrics, followers };
     states.set(engine, state);

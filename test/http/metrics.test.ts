@@ -60,6 +60,7 @@ describe('metrics of a real interface', kernelTestOptions(), () => {
     assert.equal(sample(res.text, 'vpnsvc_http_request_duration_seconds_count{method="GET",route="/interfaces/:name",status_code="404"}'), 2);
     assert.equal(sample(res.text, 'vpnsvc_http_request_duration_seconds_count{method="POST",route="/interfaces",status_code="201"}'), 1);
     assert.equal(sample(res.text, 'vpnsvc_events_total{type="settings.applied"}'), 1);
+    assert.equal(sample(res.text, 'vpnsvc_events_total{type="interface.created"}'), 1);
     assert.match(res.text, /^vpnsvc_process_resident_memory_bytes \d+/m);
   });
 });

@@ -44,8 +44,10 @@ function eventData(request: FastifyRequest): Record<string, unknown> {
   if (Array.isArray(body)) {
     return { ...params, count: body.length, items: body.slice(0, EVENT_BODY_ITEMS), ...(body.length > EVENT_BODY_ITEMS && { truncated: true }) };
   }
-  return { ...params, ...(body && typeof body === 'object' ? (body as Record<string, unknown>) : {}) };
+  const fields = body && typeof body === 'object' && !Buffer.isBuffer(body) ? (body as Record<string, unknown>) : {};
+  return { ...params, ...fields };
 }
+
 /** A caller's id is kept only when it is this tame: it ends up in logs and events. */
 const CALLER_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -100,6 +102,7 @@ export function operationsState({ engine }: Pick<AppContext, 'engine'>): Operati
 
 export async function operationsPlugin(app: FastifyInstance, { context }: { context: AppContext }): Promise<void> {
   const { metrics, followers } = operationsState(context);
+  const bus = context.engine.events;
   const eventMark = new WeakMap<FastifyRequest, number>();
   const upgrades = new WeakMap<IncomingMessage, FastifyRequest>();
 
@@ -113,12 +116,11 @@ export async function operationsPlugin(app: FastifyInstance, { context }: { cont
   });
 
   app.addHook('onRequest', async (request) => {
-    eventMark.set(request, context.engine.events.headSeq);
+    eventMark.set(request, bus.headSeq);
     if (request.headers.upgrade) upgrades.set(request.raw, request);
   });
 
   // Packet streams attached and detached, for a data plane that does not emit these itself.
-  const bus = context.engine.events;
   const emitUnlessEmitted = (mark: number, type: string, name: string, fields: Omit<EmitFields, 'interface'>) =>
     // A tick later: the data plane's own handler runs after the connection event.
     setImmediate(() => {
@@ -126,7 +128,7 @@ export async function operationsPlugin(app: FastifyInstance, { context }: { cont
     });
   // At shutdown every WebSocket (packet streams too) closes with 1001 "going away", after the
   // event followers (synchronous listeners) have sent daemon.stopping on theirs.
-  bus.subscribe((e) => {
+  const unsubscribe = bus.subscribe((e) => {
     if (e.type !== 'daemon.stopping' || !app.websocketServer) return;
     setImmediate(() => {
       for (const client of app.websocketServer.clients) client.close(1001, 'vpnsvc is shutting down');
@@ -147,7 +149,6 @@ export async function operationsPlugin(app: FastifyInstance, { context }: { cont
   app.addHook('onResponse', async (request, reply) => {
     const type = API_EVENTS[request.routeOptions.config.operationId ?? ''];
     if (type && reply.statusCode < 300) {
-      const bus = context.engine.events;
       const since = eventMark.get(request) ?? bus.headSeq;
       const own = bus.after(since).events.some((e) => e.reason.requestId === request.id);
       if (!own) {
@@ -169,6 +170,9 @@ export async function operationsPlugin(app: FastifyInstance, { context }: { cont
 
   app.addHook('preClose', async () => {
     followers.closeAll();
+  });
+  app.addHook('onClose', async () => {
+    unsubscribe();
   });
 }
 // Hooks must reach every route, not just this plugin's scope (what fastify-plugin does).

@@ -23,3 +23,6 @@ export type FirewallState = Schemas['FirewallState'];
 export type ProtectSocket = Schemas['ProtectSocket'];
 // --- issue 5: data plane ---
 // --- issue 6: operations ---
+export type VpnEvent = Schemas['Event'];
+export type EventReason = Schemas['EventReason'];
+export type EventBacklog = Schemas['EventBacklog'];

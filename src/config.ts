@@ -8,10 +8,19 @@ export interface Config {
   listen: Listen;
   stateDir: string;
   logLevel: string;
+  /** HTTPS/WSS when both are set: PEM file paths. */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** SIGTERM/SIGINT: the bound on shutdown before the daemon exits anyway. */
+  shutdownTimeoutMs: number;
+  /** A file holding the admin token (e.g. a Kubernetes Secret), installed at start. */
+  adminTokenFile: string | undefined;
 }
 
-export const DEFAULT_LISTEN = '127.0.0.1:8760';
-export const DEFAULT_STATE_DIR = '/var/lib/vpnsvc';
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+
+import { DEFAULT_LISTEN, DEFAULT_STATE_DIR } from './defaults.js';
+
+export { DEFAULT_LISTEN, DEFAULT_STATE_DIR };
 
 const ENV_SCHEMA = {
   type: 'object',
@@ -23,6 +32,10 @@ const ENV_SCHEMA = {
       default: 'info',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     },
+    VPNSVC_TLS_CERT: { type: 'string', pattern: '^/' },
+    VPNSVC_TLS_KEY: { type: 'string', pattern: '^/' },
+    VPNSVC_SHUTDOWN_TIMEOUT_MS: { type: 'integer', default: DEFAULT_SHUTDOWN_TIMEOUT_MS, minimum: 100, maximum: 600000 },
+    VPNSVC_ADMIN_TOKEN_FILE: { type: 'string', pattern: '^/' },
   },
 } as const;
 
@@ -30,6 +43,10 @@ interface RawEnv {
   VPNSVC_LISTEN: string;
   VPNSVC_STATE_DIR: string;
   VPNSVC_LOG_LEVEL: string;
+  VPNSVC_TLS_CERT?: string;
+  VPNSVC_TLS_KEY?: string;
+  VPNSVC_SHUTDOWN_TIMEOUT_MS: number;
+  VPNSVC_ADMIN_TOKEN_FILE?: string;
 }
 
 /** `host:port`, `[v6]:port` or `unix:/path`. */
@@ -55,9 +72,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new Error(`invalid configuration: ${(err as Error).message}`);
   }
+  if ((raw.VPNSVC_TLS_CERT === undefined) !== (raw.VPNSVC_TLS_KEY === undefined)) {
+    throw new Error('invalid configuration: VPNSVC_TLS_CERT and VPNSVC_TLS_KEY go together (both PEM file paths, or neither)');
+  }
   return {
     listen: parseListen(raw.VPNSVC_LISTEN),
     stateDir: raw.VPNSVC_STATE_DIR,
     logLevel: raw.VPNSVC_LOG_LEVEL,
+    tls: raw.VPNSVC_TLS_CERT && raw.VPNSVC_TLS_KEY ? { certFile: raw.VPNSVC_TLS_CERT, keyFile: raw.VPNSVC_TLS_KEY } : undefined,
+    shutdownTimeoutMs: raw.VPNSVC_SHUTDOWN_TIMEOUT_MS,
+    adminTokenFile: raw.VPNSVC_ADMIN_TOKEN_FILE,
   };
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * The daemon's entry: reads the environment, loads the native shim, listens, and shuts down
- * gracefully. Everything else is built by buildApp and the engine.
+ * The daemon's entry: reads the environment, loads the native shim, reconciles what a crashed
+ * predecessor left, listens (HTTP or HTTPS), and shuts down gracefully within a bound
+ * (src/daemon-ops.ts). Everything else is built by buildApp and the engine.
  */
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import pino from 'pino';
 import { loadConfig, type Config } from './config.js';
 import { VpnEngine } from './engine/engine.js';
 import { describeFeatures, featureSupport } from './features.js';
@@ -14,8 +14,9 @@ import { startRoutesAndDns, type RoutesAndDns } from './routes-dns-setup.js';
 import { probeHost } from './system/host.js';
 import { loadNative } from './system/native.js';
 import { TokenStore } from './tokens.js';
-
-const SHUTDOWN_GRACE_MS = 10_000;
+// --- issue 6: operations ---
+import { handleShutdown, prepareDaemon, startDaemon } from './daemon-ops.js';
+import { createLogger } from './logging.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     process.stderr.write(`vpnsvc: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const log = pino({ level: config.logLevel, name: 'vpnsvc' });
+  const log = createLogger(config.logLevel);
   try {
     loadNative();
   } catch (err) {
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
+  const { https } = prepareDaemon(config, log);
   const probe = await probeHost();
   const engine = new VpnEngine(featureSupport(probe), log);
   const { store, createdAdminToken } = TokenStore.openStateDir(config.stateDir);
@@ -48,6 +50,10 @@ async function main(): Promise<void> {
   const features = describeFeatures(probe, dnsBackend);
   if (!features.supported) log.warn({ missing: features.missing }, 'the VPN feature is not supported on this host');
 
+  const running = await startDaemon(config, engine, store, log, [
+    // --- issue 3/4/5: reconcilers for what a crashed daemon left (see src/engine/recovery.ts) ---
+  ]);
+
   const app = await buildApp({
     context: {
       engine,
@@ -58,6 +64,7 @@ async function main(): Promise<void> {
     },
     tokens: store,
     loggerInstance: log,
+    ...(https && { https }),
   });
 
   if (config.listen.kind === 'unix') {
@@ -70,27 +77,7 @@ async function main(): Promise<void> {
     await app.listen({ host: config.listen.host, port: config.listen.port });
   }
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS);
-    force.unref();
-    app
-      .close()
-      .then(() => engine.close())
-      .then(() => process.exit(0))
-      .catch((err: unknown) => {
-        log.error({ err }, 'error during shutdown');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  handleShutdown(app, engine, running, config, log);
 }
 
 void main();

@@ -54,7 +54,18 @@ function writePrivate(path: string, content: string): void {
 }
 
 export class TokenStore {
-  private constructor(private readonly entries: TokenEntry[]) {}
+  private constructor(private entries: TokenEntry[]) {}
+
+  /**
+   * Re-reads the state directory's token file (after `vpnsvc token add/del`, or a rotated
+   * admin token). A file that does not parse throws, and the tokens in force stay.
+   */
+  reload(stateDir: string): number {
+    const path = join(stateDir, TOKENS_FILE);
+    const file = checkTokenFile(JSON.parse(readFileSync(path, 'utf8')), path);
+    this.entries = file.tokens.map((e) => ({ ...e, privileges: [...e.privileges] }));
+    return this.entries.length;
+  }
 
   static fromEntries(entries: TokenEntry[]): TokenStore {
     return new TokenStore(entries.map((e) => ({ ...e, privileges: [...e.privileges] })));

@@ -6,6 +6,7 @@ import type { Counters, Interface, InterfaceSettings } from '../api-types.js';
 import { errnoName, invalidParameter, ioError, noSuchFile, notSupported } from '../errors.js';
 import * as native from '../system/native.js';
 import { readLinkStats } from '../system/link-stats.js';
+import { EventBus } from './events.js'; // --- issue 6: operations ---
 import {
   DEFAULT_MTU,
   DEFAULT_SESSION,
@@ -47,6 +48,8 @@ export class VpnEngine {
   private active: ActiveInterface | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly deinitHooks: DeinitHook[] = [];
+  /** State changes with their reasons, for followers of GET /events; every domain emits here. */
+  readonly events = new EventBus();
 
   constructor(
     private readonly support: FeatureSupport,
@@ -101,6 +104,7 @@ export class VpnEngine {
       // Already gone with the device: nothing left to release.
     }
     if (this.active === iface) this.active = undefined;
+    this.events.emit('interface.removed', { interface: iface.name, data: { index: iface.index }, reason: { source: 'kernel', detail: why } });
   }
 
   activeInterface(): ActiveInterface | undefined {
@@ -114,6 +118,7 @@ export class VpnEngine {
     return this.exclusive(async () => {
       this.requireFeature();
       checkInterfaceName(name);
+      const replaced = this.active?.name;
       if (this.active) {
         this.log.info({ old: this.active.name, new: name }, 'replacing the active VPN interface');
         await this.teardown(this.active);
@@ -140,6 +145,10 @@ export class VpnEngine {
         staged: { mtu: DEFAULT_MTU, localIp: null, remoteIp: null },
       };
       this.log.info({ iface: opened.name, index, requested: name }, 'VPN interface created');
+      this.events.emit(replaced ? 'interface.replaced' : 'interface.created', {
+        interface: opened.name,
+        data: { index, requested: name, ...(replaced !== undefined && { replaced }) },
+      });
       return this.describe(opened.name);
     });
   }
@@ -168,6 +177,7 @@ export class VpnEngine {
     native.closeFd(iface.fd);
     this.active = undefined;
     this.log.info({ iface: iface.name }, 'VPN interface removed');
+    this.events.emit('interface.removed', { interface: iface.name, data: { index: iface.index, ...(failures.length > 0 && { cleanupFailures: failures }) } });
     if (failures.length > 0) {
       this.log.warn({ iface: iface.name, failures }, 'cleanup at deinit was incomplete');
     }
@@ -215,6 +225,7 @@ export class VpnEngine {
   setSession(name: string, session: string): void {
     const iface = this.handle(name);
     iface.session = checkSession(session);
+    this.events.emit('session.changed', { interface: name, data: { session: iface.session } });
   }
 
   /** vpnsvc_set_local_ip_address: staged; null clears it. */
@@ -245,6 +256,8 @@ export class VpnEngine {
       if (settings.session !== undefined) this.setSession(name, settings.session);
       if (settings.localIp !== undefined) this.setLocalIpAddress(name, settings.localIp);
       if (settings.remoteIp !== undefined) this.setRemoteIpAddress(name, settings.remoteIp);
+      const { session: _session, ...others } = settings;
+      if (Object.keys(others).length > 0) this.events.emit('interface.updated', { interface: name, data: others });
       return this.describe(name);
     });
   }
@@ -266,6 +279,7 @@ export class VpnEngine {
       native.setMtu(name, mtu);
       native.setLinkUp(name, true);
       this.log.info({ iface: name, localIp, remoteIp, mtu }, 'settings applied');
+      this.events.emit('settings.applied', { interface: name, data: { localIp, remoteIp, mtu } });
       return this.describe(name);
     });
   }

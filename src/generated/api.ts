@@ -401,6 +401,73 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live state changes with their reasons; resumable from a sequence number.
+         * @description Every state change (interface created, replaced or removed; settings applied; session
+         *     changed; routes, DNS and firewall changed; stream attached or detached; daemon start,
+         *     recovery and stop) is an Event with a sequence number, the time, a type and a reason:
+         *     who or what caused it (`api` with the token id and request id, `daemon`, `recovery`,
+         *     `kernel`, `stream`).
+         *
+         *     Three forms on one path:
+         *     - **WebSocket** (an Upgrade request): one JSON text message per Event.
+         *     - **Server-Sent Events** (`Accept: text/event-stream`): `id: <epoch>:<seq>`,
+         *       `event: <type>`, `data: <Event JSON>`. EventSource's `Last-Event-ID` resumes.
+         *     - **JSON** (otherwise): the retained history after `since`, as an EventBacklog.
+         *
+         *     A follower first gets a `hello` message (the current `seq`, the `epoch` and the oldest
+         *     retained seq), then what it missed after `since`, then live events. The history keeps
+         *     the last 1024 events. When `since` is older than that, or from another daemon run (another
+         *     `epoch`: sequence numbers restart with each run), an `events.lost` message says so before
+         *     the whole retained history: re-read the state with the REST calls.
+         *
+         *     With `countersMs` > 0 the follower also gets `counters` messages with each interface's
+         *     counters at that period (not kept in the history; their `seq` is the last event's).
+         *
+         *     A follower more than 1 MiB behind is disconnected (WebSocket close 1013; the SSE stream
+         *     ends) and should reconnect with its last seq. At shutdown WebSocket followers get close
+         *     1001 and SSE followers a final `daemon.stopping` event.
+         */
+        get: operations["followEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics (text exposition format).
+         * @description Per-interface kernel counters (`vpnsvc_interface_{rx,tx}_{packets,bytes,dropped}_total`),
+         *     packets dropped by the data plane by reason (`vpnsvc_stream_dropped_packets_total`), API
+         *     request durations by route template, method and status
+         *     (`vpnsvc_http_request_duration_seconds`), events by type, event followers, and the
+         *     process metrics of prom-client (prefixed `vpnsvc_`). Needs any valid token.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -587,6 +654,52 @@ export interface components {
             pid: number;
             fd: number;
             interface: components["schemas"]["InterfaceName"];
+        };
+        /** @description Who or what caused the change. */
+        EventReason: {
+            /**
+             * @description api = a REST call; daemon = start or shutdown; recovery = start-up reconciliation; kernel = seen in the kernel; stream = the packet stream.
+             * @enum {string}
+             */
+            source: "api" | "daemon" | "recovery" | "kernel" | "stream";
+            /** @description The id of the token that made the call (never the token). */
+            token?: string;
+            /** @description The request id (also in the X-Request-Id response header and the logs). */
+            requestId?: string;
+            /** @description Why */
+            detail?: string;
+        };
+        Event: {
+            /** @description Increases by one per event within an epoch. */
+            seq: number;
+            /** @description Identifies the daemon run; seq restarts with a new one. */
+            epoch: string;
+            /** Format: date-time */
+            time: string;
+            /**
+             * @description interface.created, interface.replaced, interface.removed, interface.updated,
+             *     settings.applied, session.changed, daemon.started, daemon.recovered, daemon.stopping,
+             *     and the domains' own (route.added, route.removed, dns.added, dns.removed,
+             *     firewall.blocked, firewall.unblocked, stream.attached, stream.detached, …).
+             */
+            type: string;
+            /** @description The interface concerned */
+            interface?: string;
+            reason: components["schemas"]["EventReason"];
+            /** @description Details of the change. */
+            data?: {
+                [key: string]: unknown;
+            };
+        };
+        EventBacklog: {
+            epoch: string;
+            /** @description The latest seq. */
+            seq: number;
+            /** @description The oldest seq still retained. */
+            oldestSeq: number;
+            /** @description True when events after `since` are no longer retained (or `epoch` is another run's). */
+            lost: boolean;
+            events: components["schemas"]["Event"][];
         };
     };
     responses: {
@@ -1286,6 +1399,59 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
             500: components["responses"]["IoError"];
+        };
+    };
+    followEvents: {
+        parameters: {
+            query?: {
+                /** @description The last seq the client saw; events after it are replayed. */
+                since?: number;
+                /** @description The epoch that `since` belongs to (from hello or any event). */
+                epoch?: string;
+                /** @description Period of `counters` messages in ms, at least 200; 0 or absent for none. */
+                countersMs?: number;
+                /** @description Comma-separated event types or prefixes (`interface`, `route.added`); all when absent. */
+                types?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backlog (JSON) or the event stream (SSE). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventBacklog"];
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
         };
     };
 }

@@ -8,10 +8,13 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyBaseLogger } from 'fastify';
 import type { TokenStore } from '../tokens.js';
 import { requirePrivileges } from './auth.js';
+import { operationsPlugin, requestIdOptions } from './operations.js'; // --- issue 6: operations ---
 import type { AppContext } from './context.js';
 import { answerMalformedRequest, installErrorHandling } from './error-handler.js';
 import { allHandlers } from './routes/index.js';
 import { validatorCompiler } from './validation.js';
+// --- issue 5: data plane ---
+import { webSocketRouteOf } from './websocket-route.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -28,6 +31,7 @@ export interface AppOptions {
 
 export async function buildApp({ context, tokens, loggerInstance, https }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...requestIdOptions,
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
     ...(https ? { https } : {}),
     return503OnClosing: true,
@@ -47,6 +51,7 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
   await app.register(fastifyWebsocket, { options: { perMessageDeflate: false, maxPayload: 1 << 20 } });
   await app.register(fastifySwagger, { mode: 'static', specification: { document: context.spec.document as never } });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(operationsPlugin, { context });
 
   const handlers = allHandlers(context);
   const served = new Set<string>();
@@ -54,12 +59,14 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
     const handler = handlers[route.operationId];
     if (!handler) throw new Error(`openapi.yaml operation ${route.operationId} has no handler`);
     served.add(route.operationId);
+    const websocket = webSocketRouteOf(handler); // --- issue 5: data plane ---
     app.route({
       method: route.method,
       url: route.url,
       schema: route.schema,
       config: { operationId: route.operationId },
       ...(route.privileges ? { onRequest: requirePrivileges(tokens, route.privileges) } : {}),
+      ...(websocket ? { preValidation: websocket.beforeUpgrade, wsHandler: websocket.handler } : {}),
       handler: (request, reply) => handler(request as FastifyRequest, reply as FastifyReply),
     });
   }

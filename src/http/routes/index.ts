@@ -8,6 +8,7 @@ import { routesDnsHandlers } from './routes-dns.js';
 import { firewallHandlers } from './firewall.js';
 // --- issue 5: data plane ---
 // --- issue 6: operations ---
+import { operationsHandlers } from './operations.js';
 
 /** Every operation of openapi.yaml, by operationId. */
 export function allHandlers(ctx: AppContext): Handlers {
@@ -21,5 +22,6 @@ export function allHandlers(ctx: AppContext): Handlers {
     ...firewallHandlers(ctx),
     // --- issue 5: data plane ---
     // --- issue 6: operations ---
+    ...operationsHandlers(ctx),
   };
 }

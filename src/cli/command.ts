@@ -1,0 +1,43 @@
+/** What a CLI command is. Other modules (e.g. src/cli/bridge.ts) export one of these. */
+import type { ParseArgsConfig } from 'node:util';
+import type { Endpoint } from './client.js';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Raw bytes to stdout (packets). */
+  write(bytes: Buffer): void;
+  stdin(): Promise<Buffer>;
+  isTTY: boolean;
+}
+
+export interface CliContext {
+  endpoint: () => Endpoint;
+  json: boolean;
+  io: Io;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C / SIGTERM: long-running commands stop cleanly. */
+  signal: AbortSignal;
+}
+
+export interface Parsed {
+  positionals: string[];
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+}
+
+export interface CliCommand {
+  /** The words that select the command: ['route', 'add']. */
+  words: string[];
+  /** Positional arguments as shown in help: '<address>/<prefix>...'. */
+  args?: string;
+  summary: string;
+  options?: OptionSpec;
+  /** The REST operation it drives (METHOD /path), for the coverage check and help. */
+  operations?: string[];
+  /** Gets its arguments unparsed in `positionals` (it parses them itself, e.g. a lazily loaded module). */
+  passthrough?: boolean;
+  /** Returns the exit code (0 when omitted). */
+  run(ctx: CliContext, parsed: Parsed): Promise<number | void>;
+}

@@ -1,0 +1,83 @@
+/**
+ * `vpnsvc token …`: manages the daemon's token file in its state directory directly (root on
+ * the daemon's host), the way the daemon's first start creates it. Secrets are printed once and
+ * only their hashes are stored. The running daemon notices the change (src/token-watch.ts).
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CliCommand, Parsed } from './command.js';
+import { DEFAULT_STATE_DIR, UsageError } from './client.js';
+import { PRIVILEGES, TOKENS_FILE, addToken, type Privilege, type TokenFile } from '../tokens.js';
+
+const stateDirOption = { 'state-dir': { type: 'string' } } as const;
+
+function stateDir(p: Parsed, env: NodeJS.ProcessEnv): string {
+  return (p.values['state-dir'] as string | undefined) ?? env.VPNSVC_STATE_DIR ?? DEFAULT_STATE_DIR;
+}
+
+function readTokens(dir: string): TokenFile {
+  const path = join(dir, TOKENS_FILE);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as TokenFile;
+  } catch (err) {
+    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (is the daemon's state directory right? --state-dir)`);
+  }
+}
+
+/** "vpnservice,internet" (the default), one of them, or "none" for a read-only token. */
+function parsePrivileges(v: unknown): Privilege[] {
+  if (v === 'none') return [];
+  const names = String(v ?? PRIVILEGES.join(',')).split(',').map((s) => s.trim().replace(/^http:\/\/tizen\.org\/privilege\//, '')).filter(Boolean);
+  const bad = names.filter((n) => !(PRIVILEGES as readonly string[]).includes(n));
+  if (bad.length || names.length === 0) throw new UsageError(`--privileges: use ${PRIVILEGES.join(', ')} (comma-separated) or none; got "${v}"`);
+  return [...new Set(names)] as Privilege[];
+}
+
+export const tokenCommands: CliCommand[] = [
+  {
+    words: ['token', 'add'], args: '<id>', summary: 'create a token (--privileges vpnservice,internet | one of them | none); prints the secret once',
+    options: { ...stateDirOption, privileges: { type: 'string' } },
+    async run(ctx, p) {
+      const id = p.positionals[0];
+      if (!id || p.positionals.length > 1 || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UsageError('usage: vpnsvc token add <id> [--privileges vpnservice,internet]  (id: 1-64 of A-Za-z0-9_.-)');
+      const privileges = parsePrivileges(p.values.privileges);
+      const dir = stateDir(p, ctx.env);
+      readTokens(dir);
+      let secret: string;
+      try {
+        secret = addToken(dir, id, privileges);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      if (ctx.json) ctx.io.out(JSON.stringify({ id, privileges, token: secret }));
+      else {
+        ctx.io.out(secret);
+        ctx.io.err(`token "${id}" (${privileges.join(', ') || 'read only'}) added to ${join(dir, TOKENS_FILE)}; the secret above is shown only now; the daemon loads it within a second`);
+      }
+    },
+  },
+  {
+    words: ['token', 'list'], summary: 'token ids and their privileges (never the secrets)', options: stateDirOption,
+    async run(ctx, p) {
+      const file = readTokens(stateDir(p, ctx.env));
+      const rows = file.tokens.map((t) => ({ id: t.id, privileges: t.privileges }));
+      ctx.io.out(ctx.json ? JSON.stringify(rows, null, 2) : rows.map((r) => `${r.id.padEnd(20)} ${r.privileges.join(', ') || '(read only)'}`).join('\n'));
+    },
+  },
+  {
+    words: ['token', 'del'], args: '<id>', summary: 'revoke a token (the daemon drops it within a second)', options: stateDirOption,
+    async run(ctx, p) {
+      const id = p.positionals[0];
+      if (!id || p.positionals.length > 1) throw new UsageError('usage: vpnsvc token del <id>');
+      const dir = stateDir(p, ctx.env);
+      const file = readTokens(dir);
+      const kept = file.tokens.filter((t) => t.id !== id);
+      if (kept.length === file.tokens.length) throw new UsageError(`no token "${id}"`);
+      const path = join(dir, TOKENS_FILE);
+      const tmp = `${path}.tmp-${process.pid}`;
+      writeFileSync(tmp, `${JSON.stringify({ ...file, tokens: kept }, null, 2)}\n`, { mode: 0o600 });
+      renameSync(tmp, path);
+      if (!ctx.json) ctx.io.err(`token "${id}" revoked`);
+    },
+  },
+];

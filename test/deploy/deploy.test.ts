@@ -1,0 +1,125 @@
+/**
+ * deploy/: the DaemonSet has what a per-node daemon needs, the systemd unit passes
+ * `systemd-analyze verify` with no warning, and the container build runs what the unit runs.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { DEFAULT_LISTEN } from '../../src/config.js';
+import { projectRoot } from '../../src/paths.js';
+
+const deploy = (p: string) => join(projectRoot(), 'deploy', p);
+
+interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }
+interface Mount { name: string; mountPath: string; readOnly?: boolean }
+interface Volume { name: string; hostPath?: { path: string; type?: string }; secret?: { secretName: string } }
+interface Container {
+  image: string;
+  env: EnvVar[];
+  volumeMounts: Mount[];
+  securityContext: { privileged?: boolean; allowPrivilegeEscalation?: boolean; capabilities: { add?: string[]; drop?: string[] } };
+  livenessProbe: { httpGet: { path: string; port: number | string; host?: string; scheme?: string } };
+}
+interface DaemonSet {
+  apiVersion: string;
+  kind: string;
+  spec: {
+    selector: { matchLabels: Record<string, string> };
+    template: {
+      metadata: { labels: Record<string, string> };
+      spec: { hostNetwork?: boolean; terminationGracePeriodSeconds?: number; containers: Container[]; volumes: Volume[] };
+    };
+  };
+}
+
+function daemonSet(): DaemonSet {
+  const docs = parseAllDocuments(readFileSync(deploy('kubernetes/vpnsvc-daemonset.yaml'), 'utf8'));
+  for (const d of docs) assert.deepEqual(d.errors, [], 'the manifest parses');
+  const ds = docs.map((d) => d.toJS() as DaemonSet).find((o) => o?.kind === 'DaemonSet');
+  assert.ok(ds, 'a DaemonSet document');
+  return ds;
+}
+
+test('DaemonSet: one daemon per node in the host network, NET_ADMIN only, /dev/net/tun', () => {
+  const ds = daemonSet();
+  assert.equal(ds.apiVersion, 'apps/v1');
+  for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) assert.equal(ds.spec.template.metadata.labels[k], v, 'the selector matches the pods');
+  const pod = ds.spec.template.spec;
+  assert.equal(pod.hostNetwork, true);
+  assert.equal(pod.containers.length, 1);
+  const c = pod.containers[0]!;
+
+  assert.deepEqual(c.securityContext.capabilities.add, ['NET_ADMIN']);
+  assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+  assert.notEqual(c.securityContext.privileged, true);
+  assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+
+  const tun = pod.volumes.find((v) => v.hostPath?.path === '/dev/net/tun');
+  assert.ok(tun, 'a hostPath volume for /dev/net/tun');
+  assert.equal(tun.hostPath?.type, 'CharDevice');
+  assert.ok(c.volumeMounts.some((m) => m.name === tun.name && m.mountPath === '/dev/net/tun'), '/dev/net/tun is mounted');
+});
+
+test('DaemonSet: liveness probe on /health at the listen port; token from a Secret; state on the node', () => {
+  const pod = daemonSet().spec.template.spec;
+  const c = pod.containers[0]!;
+  const env = (name: string) => c.env.find((e) => e.name === name);
+
+  const probe = c.livenessProbe.httpGet;
+  assert.equal(probe.path, '/health');
+  const listen = env('VPNSVC_LISTEN')?.value ?? DEFAULT_LISTEN;
+  const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), listen.slice(listen.lastIndexOf(':') + 1)];
+  assert.equal(String(probe.port), port, 'the probe asks the port the daemon listens on');
+  if (host === '127.0.0.1') assert.equal(probe.host, '127.0.0.1', 'a loopback listener is probed on loopback');
+  assert.equal(probe.scheme ?? 'HTTP', env('VPNSVC_TLS_CERT') ? 'HTTPS' : 'HTTP');
+
+  // The token: a Secret volume whose file VPNSVC_ADMIN_TOKEN_FILE names, or an env secretKeyRef.
+  const secretVolumes = pod.volumes.filter((v) => v.secret?.secretName).map((v) => v.name);
+  const mount = c.volumeMounts.find((m) => secretVolumes.includes(m.name));
+  const fromFile = mount !== undefined && env('VPNSVC_ADMIN_TOKEN_FILE')?.value?.startsWith(`${mount.mountPath}/`);
+  const fromEnv = c.env.some((e) => e.valueFrom?.secretKeyRef?.name);
+  assert.ok(fromFile || fromEnv, 'the admin token comes from a Secret');
+  assert.ok(!c.env.some((e) => /TOKEN/.test(e.name) && e.value !== undefined && !e.value.startsWith('/')), 'no literal token');
+
+  const state = pod.volumes.find((v) => v.hostPath?.path === '/var/lib/vpnsvc');
+  assert.ok(state, 'the state directory is on the node, so a restarted pod can recover');
+  assert.ok(c.volumeMounts.some((m) => m.name === state.name && m.mountPath === (env('VPNSVC_STATE_DIR')?.value ?? '/var/lib/vpnsvc')));
+  assert.ok((pod.terminationGracePeriodSeconds ?? 30) > 10, 'the grace period covers the daemon\'s 10 s shutdown bound');
+});
+
+test('systemd unit: systemd-analyze verify passes with no warning', (t) => {
+  const r = spawnSync(process.execPath, [join(projectRoot(), 'scripts/verify-systemd-unit.mjs')], { encoding: 'utf8' });
+  if (r.status === 77) {
+    t.skip(r.stdout.trim());
+    return;
+  }
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+});
+
+test('systemd unit: only CAP_NET_ADMIN and CAP_SYS_PTRACE, with the hardening options', () => {
+  const unit = readFileSync(deploy('systemd/vpnsvc.service'), 'utf8');
+  const values = (key: string) => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]!.trim());
+  assert.deepEqual(values('CapabilityBoundingSet'), ['CAP_NET_ADMIN CAP_SYS_PTRACE']);
+  assert.deepEqual(values('AmbientCapabilities'), ['CAP_NET_ADMIN CAP_SYS_PTRACE']);
+  const expected: [string, string][] = [
+    ['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['PrivateTmp', 'yes'],
+    ['StateDirectory', 'vpnsvc'], ['SystemCallArchitectures', 'native'], ['DeviceAllow', '/dev/net/tun rw'],
+    ['DevicePolicy', 'closed'], ['RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6 AF_NETLINK'],
+  ];
+  for (const [k, v] of expected) assert.deepEqual(values(k), [v], k);
+  assert.match(values('ExecStart')[0]!, /^\/usr\/bin\/node \/opt\/vpnsvc\/dist\/src\/server\.js$/);
+});
+
+test('container build: builds the shim and the TypeScript, runs the daemon, ships nft and the CLI', () => {
+  const file = readFileSync(deploy('Containerfile'), 'utf8');
+  assert.match(file, /^FROM node:20[^\s]* AS build$/m);
+  assert.match(file, /make -C native-shim/);
+  assert.match(file, /npm run build/);
+  assert.match(file, /nftables/);
+  assert.match(file, /dist\/src\/server\.js/);
+  assert.match(file, /dist\/src\/cli\/main\.js/);
+  assert.match(file, /^STOPSIGNAL SIGTERM$/m);
+});

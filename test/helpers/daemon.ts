@@ -18,9 +18,21 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-export function spawnDaemon(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'vpnsvc-daemon-'))): Daemon {
+export interface SpawnOptions {
+  /** A command the daemon runs under, e.g. ['ip', 'netns', 'exec', NAME] (it execs in place). */
+  prefix?: string[];
+  /** Keep `dir` at stop, so a daemon started again on it has the same state and token. */
+  keepDir?: boolean;
+}
+
+export function spawnDaemon(
+  env: Record<string, string> = {},
+  dir = mkdtempSync(join(tmpdir(), 'vpnsvc-daemon-')),
+  { prefix = [], keepDir = false }: SpawnOptions = {},
+): Daemon {
   const socket = join(dir, 'vpnsvc.sock');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/server.ts')], {
+  const command = [...prefix, process.execPath, '--import', 'tsx', join(projectRoot(), 'src/server.ts')];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: projectRoot(),
     env: { ...process.env, VPNSVC_STATE_DIR: join(dir, 'state'), VPNSVC_LISTEN: `unix:${socket}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -59,9 +71,9 @@ export function spawnDaemon(env: Record<string, string> = {}, dir = mkdtempSync(
         req.end(payload);
       }),
     stop: async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
-      rmSync(dir, { recursive: true, force: true });
+      if (!keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };
   return daemon;

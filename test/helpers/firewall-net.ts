@@ -5,15 +5,14 @@
  * file with unique names and removed by destroy(), also when setup fails.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../src/paths.js';
-import type { Daemon } from './daemon.js';
+import { spawnDaemon, type Daemon } from './daemon.js';
 
 const execFileAsync = promisify(execFile);
 export const SCRIPTS = join(projectRoot(), 'test/helpers/fw');
@@ -147,41 +146,7 @@ function firstLine(child: ChildProcess): Promise<string> {
  * the daemon's. Start it again on the same `dir` to restart it with the same state and token.
  */
 export function spawnDaemonIn(net: FirewallNet, dir = mkdtempSync(join(tmpdir(), 'vsfw-daemon-'))): Daemon {
-  const socket = join(dir, 'vpnsvc.sock');
-  const child = spawn(net.inClient[0]!, [...net.inClient.slice(1), process.execPath, '--import', 'tsx', join(projectRoot(), 'src/server.ts')], {
-    cwd: projectRoot(),
-    env: { ...process.env, VPNSVC_STATE_DIR: join(dir, 'state'), VPNSVC_LISTEN: `unix:${socket}`, VPNSVC_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const daemon: Daemon = {
-    child,
-    dir,
-    socket,
-    exited,
-    output: () => out,
-    token: () => readFileSync(join(dir, 'state', 'admin.token'), 'utf8').trim(),
-    call: (method, path, body, token = daemon.token()) =>
-      new Promise((resolve, reject) => {
-        const payload = body === undefined ? undefined : JSON.stringify(body);
-        const headers = { authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/json' } : {}) };
-        const req = request({ socketPath: socket, method, path, headers }, (res) => {
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-        });
-        req.on('error', reject);
-        req.end(payload);
-      }),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-  return daemon;
+  return spawnDaemon({ VPNSVC_LOG_LEVEL: 'warn' }, dir, { prefix: net.inClient, keepDir: true });
 }
 
 /** Runs probes from the client namespace: "tcp:addr", "udp:addr", "icmp:addr" -> reached or not. */

@@ -12,6 +12,9 @@ import type { AppContext } from './context.js';
 import { installErrorHandling } from './error-handler.js';
 import { allHandlers } from './routes/index.js';
 import { validatorCompiler } from './validation.js';
+// --- issue 5: data plane ---
+import { selectStreamProtocol } from './routes/packets.js';
+import { webSocketRouteOf } from './websocket-route.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -41,9 +44,15 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
     if (body === '') return done(null, undefined);
     return parseJson(request, body as string, done);
   });
+  // --- issue 5: data plane --- one IP packet per body (POST /interfaces/{name}/packets)
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 65535 }, (_request, body, done) =>
+    done(null, body),
+  );
 
   // permessage-deflate stays off: packets are already dense and compression costs CPU per packet.
-  await app.register(fastifyWebsocket, { options: { perMessageDeflate: false, maxPayload: 1 << 20 } });
+  await app.register(fastifyWebsocket, {
+    options: { perMessageDeflate: false, maxPayload: 1 << 20, handleProtocols: selectStreamProtocol /* issue 5 */ },
+  });
   await app.register(fastifySwagger, { mode: 'static', specification: { document: context.spec.document as never } });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
@@ -53,12 +62,14 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
     const handler = handlers[route.operationId];
     if (!handler) throw new Error(`openapi.yaml operation ${route.operationId} has no handler`);
     served.add(route.operationId);
+    const websocket = webSocketRouteOf(handler); // --- issue 5: data plane ---
     app.route({
       method: route.method,
       url: route.url,
       schema: route.schema,
       config: { operationId: route.operationId },
       ...(route.privileges ? { onRequest: requirePrivileges(tokens, route.privileges) } : {}),
+      ...(websocket ? { preValidation: websocket.beforeUpgrade, wsHandler: websocket.handler } : {}),
       handler: (request, reply) => handler(request as FastifyRequest, reply as FastifyReply),
     });
   }

@@ -5,6 +5,7 @@ import { sessionHandlers } from './session.js';
 // --- issue 3: routes & dns ---
 // --- issue 4: firewall & protect ---
 // --- issue 5: data plane ---
+import { packetHandlers } from './packets.js';
 // --- issue 6: operations ---
 
 /** Every operation of openapi.yaml, by operationId. */
@@ -16,6 +17,7 @@ export function allHandlers(ctx: AppContext): Handlers {
     // --- issue 3: routes & dns ---
     // --- issue 4: firewall & protect ---
     // --- issue 5: data plane ---
+    ...packetHandlers(ctx),
     // --- issue 6: operations ---
   };
 }

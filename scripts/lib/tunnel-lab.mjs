@@ -16,7 +16,9 @@ export const root = new URL('../..', import.meta.url).pathname;
  * dist/ when `compiled` (what users run; the benchmark builds and uses it).
  */
 export function entry(file, compiled) {
-  return compiled ? [join(root, 'dist', file.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', join(root, file)];
+  // LAB_NODE_ARGS: extra node flags for the daemon and the bridge, e.g. "--trace-gc".
+  const extra = (process.env.LAB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return [...extra, ...(compiled ? [join(root, 'dist', file.replace(/\.ts$/, '.js'))] : ['--import', 'tsx', join(root, file)])];
 }
 
 export const LAB = {

@@ -273,6 +273,14 @@ describe('packets on the kernel', kernelTestOptions(), () => {
     assert.equal((await textClosed).code, 1003);
 
     await sleep(50);
+    const oversize = await connect(port);
+    const oversizeClosed = closed(oversize);
+    oversize.send(Buffer.alloc(70_000, 0x45)); // no IP packet is longer than 65535 bytes
+    assert.equal((await oversizeClosed).code, 1009);
+    const counters = (await built.admin.get(`/interfaces/${IFACE}`).expect(200)).body.counters;
+    assert.equal(counters.framesRejected, 2, 'the text and the oversize frame');
+
+    await sleep(50);
     const ws = await connect(port);
     const end = closed(ws);
     await built.admin.delete(`/interfaces/${IFACE}`).expect(204);

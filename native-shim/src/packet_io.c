@@ -6,8 +6,12 @@
  * readiness-driven. TUN writes never block (the kernel drops when its backlog is full).
  */
 #include <errno.h>
+#include <net/if.h>
 #include <poll.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -165,4 +169,37 @@ VS_EXPORT int vs_tun_write(int fd, const uint8_t *buf, int len)
 		r = write(fd, buf, (size_t)len);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? -errno : (int)r;
+}
+
+/*
+ * Raises the kernel's queue of packets waiting for the reader (txqueuelen, 500 for a TUN) to
+ * at least qlen, so a pause of the reader (a GC) does not turn into drops. Never lowers it.
+ * Returns the queue length now in force.
+ */
+VS_EXPORT int vs_if_raise_txqlen(const char *name, int qlen)
+{
+	struct ifreq ifr;
+	size_t len;
+	int s;
+	int rc = 0;
+
+	if (name == NULL || qlen <= 0)
+		return -EINVAL;
+	len = strnlen(name, IFNAMSIZ);
+	if (len == 0 || len >= IFNAMSIZ)
+		return -EINVAL;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, name, len);
+	if (ioctl(s, SIOCGIFTXQLEN, &ifr) < 0) {
+		rc = -errno;
+	} else if (ifr.ifr_qlen < qlen) {
+		ifr.ifr_qlen = qlen;
+		if (ioctl(s, SIOCSIFTXQLEN, &ifr) < 0)
+			rc = -errno;
+	}
+	close(s);
+	return rc < 0 ? rc : ifr.ifr_qlen;
 }

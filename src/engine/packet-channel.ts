@@ -17,7 +17,12 @@ export const FRAMING_BATCH = 'vpnsvc.batch.v1';
 export type Framing = typeof FRAMING_PACKET | typeof FRAMING_BATCH;
 
 /** Bytes a stream may have queued towards its client before new packets are dropped. */
-export const STREAM_HIGH_WATER_MARK = 1024 * 1024;
+export const STREAM_HIGH_WATER_MARK = 2 * 1024 * 1024;
+/**
+ * Packets the kernel may queue for a streaming reader (a TUN's default is 500): about 10 ms at
+ * 200 k packets/s, so a GC pause of the event loop does not become kernel drops.
+ */
+export const STREAM_TUN_QUEUE_LEN = 2000;
 /** The largest IP packet (IPv4 total length / IPv6 payload field); also a TUN read size. */
 export const MAX_PACKET = 65535;
 /** Longest a REST read may wait. */
@@ -237,6 +242,7 @@ export class PacketChannel {
    */
   attach(socket: PacketSocket, framing: Framing, onEnd: (why: string) => void, highWaterMark = STREAM_HIGH_WATER_MARK): PacketStream {
     this.requireNoStream();
+    native.raiseTxQueueLen(this.iface.name, STREAM_TUN_QUEUE_LEN);
     const stream = new PacketStream(this.iface.fd, socket, framing, this.counters, highWaterMark);
     this.stream = stream;
     this.onStreamEnd = onEnd;

@@ -249,10 +249,11 @@ export interface paths {
          *     answering pings for 30 s is dropped, which frees the stream.
          *
          *     **Bounded memory.** When the client reads slower than the tunnel delivers and more than
-         *     1 MiB wait to be sent to it, new packets are dropped and counted in the interface's
+         *     2 MiB wait to be sent to it, new packets are dropped and counted in the interface's
          *     `streamDropped`. Client packets that are not IPv4/IPv6 (or that the kernel refuses) are
          *     dropped and counted in `writeDropped`; a batch frame whose lengths overrun it counts in
-         *     `framesRejected` (the packets before the damage are written). A text message closes
+         *     `framesRejected` (the packets before the damage are written). Attaching a stream raises
+         *     the TUN's txqueuelen to at least 2000, so a short pause of the daemon is not a kernel drop. A text message closes
          *     the stream with 1003, a message over 1 MiB (65535 bytes in the packet framing) with
          *     1009.
          */

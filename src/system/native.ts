@@ -39,6 +39,7 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     tunReadBatch: lib.func('int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int hdr, uint32_t *lens, int maxpkts)'),
     tunWriteBatch: lib.func('int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, const uint32_t *lens, int n, double *stats)'),
     tunWrite: lib.func('int vs_tun_write(int fd, const uint8_t *buf, int len)'),
+    ifRaiseTxqlen: lib.func('int vs_if_raise_txqlen(const char *name, int qlen)'),
   };
 }
 
@@ -178,6 +179,11 @@ export function tunWriteBatch(fd: number, buf: Buffer, header: number, lens: Uin
 /** One packet into the TUN: bytes written or -errno. */
 export function tunWrite(fd: number, packet: Buffer): number {
   return loadNative().tunWrite(fd, packet, packet.length) as number;
+}
+
+/** Raises the interface's txqueuelen to at least qlen (never lowers it); returns the length in force. */
+export function raiseTxQueueLen(name: string, qlen: number): number {
+  return check(loadNative().ifRaiseTxqlen(name, qlen), `raise txqueuelen of "${name}" to ${qlen}`, 'VPNSVC_ERROR_IO_ERROR');
 }
 
 export interface ReadinessWatch {

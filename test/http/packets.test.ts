@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { TOKENS, build, type Built } from '../helpers/app.js';
 import { assertContract } from '../helpers/contract.js';
-import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
+import { ip, ipJson, kernelTestOptions, link } from '../helpers/kernel.js';
 import { batch, ipv4Udp, readIpv4Udp, splitBatch } from '../helpers/packets.js';
 
 const IFACE = 'vsp0';
@@ -193,6 +193,8 @@ describe('packets on the kernel', kernelTestOptions(), () => {
     const ws = await connect(port);
     t.after(() => ws.terminate());
     assert.equal(ws.protocol, '', 'the default framing needs no sub-protocol');
+    const qlen = ipJson<Array<{ txqlen: number }>>('link', 'show', IFACE)[0]?.txqlen ?? 0;
+    assert.ok(qlen >= 2000, `a stream raises the kernel's queue for the TUN (txqlen ${qlen})`);
     const got: Buffer[] = [];
     ws.on('message', (m) => got.push(m as Buffer));
 

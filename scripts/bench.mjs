@@ -84,6 +84,7 @@ execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' 
 const lab = new TunnelLab('bench', { compiled: true });
 const rows = {}; // rows[framing][test] = { c, node }
 const bridgeRss = {};
+const gsoRows = {};
 let daemonRss;
 let counters;
 try {
@@ -95,7 +96,8 @@ try {
     lab.run(ns, 'ip', ['addr', 'add', local, 'peer', peer, 'dev', dev]);
     lab.run(ns, 'ip', ['link', 'set', dev, 'up']);
   }
-  const relay = await lab.start(lab.nsA, buildRelay(), [lab.nsA, RELAY.tunA, lab.nsB, RELAY.tunB], { ready: /ready/ });
+  const relayBin = buildRelay();
+  const relay = await lab.start(lab.nsA, relayBin, [lab.nsA, RELAY.tunA, lab.nsB, RELAY.tunB], { ready: /ready/ });
   // (b): the daemon's interface, and a bridge per framing.
   const daemon = await lab.startDaemon();
   lab.createInterface();
@@ -116,6 +118,12 @@ try {
   daemonRss = peakRssMB(daemon.pid);
   counters = lab.api('GET', `/interfaces/${LAB.tunA}`).counters;
   await lab.stop(relay);
+  if (process.env.GSO !== '0') {
+    // For reference: the same relay with IFF_VNET_HDR and TSO offloads moves 64 KiB super-packets.
+    const gsoRelay = await lab.start(lab.nsA, relayBin, [lab.nsA, RELAY.tunA, lab.nsB, RELAY.tunB, 'gso'], { ready: /ready/ });
+    for (const test of TESTS.filter((t) => t.startsWith('tcp'))) gsoRows[test] = await measure(lab, 'C relay, offloads', [gsoRelay.pid], test, RELAY.endA);
+    await lab.stop(gsoRelay);
+  }
   await lab.stop(server);
 } catch (err) {
   console.error(`bench failed: ${err.stack ?? err.message}`);
@@ -138,6 +146,9 @@ for (const t of TESTS.filter((x) => x.startsWith('tcp'))) {
 lines.push(`| peak RSS (MB) | ${framings.flatMap((f) => ['~2', `bridge ${bridgeRss[f]?.toFixed(0) ?? '-'}`, '']).join(' | ')} |`);
 console.log(`\n${SECS} s per figure; each (b) right after its (a). CPU: the relay process, or daemon + bridge (user + system).`);
 console.log(lines.join('\n'));
+if (Object.keys(gsoRows).length > 0) {
+  console.log(`C relay with IFF_VNET_HDR + TSO offloads (reference, not a target): ${Object.entries(gsoRows).map(([t, r]) => `${TEST_NAMES[t].replace(' (Gbit/s)', '')} ${fmt(r)} Gbit/s, ${perGB(r)} CPU s/GB`).join('; ')}`);
+}
 console.log(`daemon peak RSS over the whole run: ${daemonRss?.toFixed(0) ?? '-'} MB`);
 if (counters) console.log(`daemon counters after the run: ${JSON.stringify(counters)}`);
 console.log('Targets: batch TCP ≥ 0.75×, packet TCP ≥ 0.4×, 64-byte pps ≥ 0.5×, daemon RSS < 200 MB.');

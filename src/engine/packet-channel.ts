@@ -7,7 +7,8 @@
  * until nothing is queued (see native-shim/src/packet_io.c). Packets a slow stream client cannot
  * take are dropped and counted, never buffered without bound.
  */
-import { errnoError, timeout } from '../errors.js';
+import type { Counters } from '../api-types.js';
+import { errnoError, errnoName, timeout } from '../errors.js';
 import * as native from '../system/native.js';
 import type { ActiveInterface, VpnEngine } from './engine.js';
 
@@ -32,7 +33,7 @@ const EBUSY = -16;
 const SLAB_SIZE = 1024 * 1024;
 const PACKETS_PER_READ = 64;
 /** Largest batch message the daemon sends (unless one packet is larger). */
-const BATCH_MESSAGE_BYTES = Number(process.env.VPNSVC_BATCH_BYTES ?? 16 * 1024);
+const BATCH_MESSAGE_BYTES = 16 * 1024;
 /** Batches per wakeup before yielding to the event loop; the poll is level-triggered. */
 const READS_PER_WAKEUP = 16;
 
@@ -45,15 +46,8 @@ export interface PacketSocket {
   uncork(): void;
 }
 
-/** Counters the data plane keeps itself; they join the kernel's in an Interface's counters. */
-export interface PacketCounters {
-  /** Packets read from the TUN and dropped because the stream client was slower than the tunnel. */
-  streamDropped: number;
-  /** Packets from clients not written to the TUN: not IPv4/IPv6, or refused by the kernel. */
-  writeDropped: number;
-  /** Stream frames refused whole: text frames, truncated batch frames. */
-  framesRejected: number;
-}
+/** Counters the data plane keeps itself (see Counters in openapi.yaml); they join the kernel's. */
+export type PacketCounters = Pick<Counters, 'streamDropped' | 'writeDropped' | 'framesRejected'>;
 
 const zeroCounters = (): PacketCounters => ({ streamDropped: 0, writeDropped: 0, framesRejected: 0 });
 const countersByInterface = new WeakMap<ActiveInterface, PacketCounters>();
@@ -87,8 +81,8 @@ export class PacketStream {
     this.header = framing === FRAMING_BATCH ? native.FRAME_HEADER_BYTES : 0;
   }
 
-  /** Drains the TUN into the client. Called on readiness. */
-  pump(): void {
+  /** Drains the TUN into the client. Called on readiness. Returns 0, or the -errno of a failed read. */
+  pump(): number {
     const socket = this.socket;
     const lens = this.lens;
     socket.cork();
@@ -103,7 +97,7 @@ export class PacketStream {
         const start = this.slabUsed;
         const room = this.slab.subarray(start);
         const n = native.tunReadBatch(this.fd, room, MAX_PACKET, this.header, lens);
-        if (n <= 0) return;
+        if (n <= 0) return n;
         let bytes = 0;
         for (let i = 0; i < n; i++) bytes += lens[i] as number;
         const used = bytes + n * this.header;
@@ -137,8 +131,9 @@ export class PacketStream {
           }
         }
         // Fewer than asked and not for lack of room: the fd is drained.
-        if (n < PACKETS_PER_READ && room.length - used >= MAX_PACKET + this.header) return;
+        if (n < PACKETS_PER_READ && room.length - used >= MAX_PACKET + this.header) return 0;
       }
+      return 0;
     } finally {
       socket.uncork();
     }
@@ -262,13 +257,18 @@ export class PacketChannel {
     this.updateWatch();
   }
 
-  /** The interface is going away: end the stream and the waiting reads, stop watching the fd. */
-  close(why: string): void {
-    this.closed = true;
+  private endStream(why: string): void {
     const end = this.onStreamEnd;
     this.stream = undefined;
     this.onStreamEnd = undefined;
+    this.updateWatch();
     end?.(why);
+  }
+
+  /** The interface is going away: end the stream and the waiting reads, stop watching the fd. */
+  close(why: string): void {
+    this.closed = true;
+    this.endStream(why);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(errnoError(-19 /* ENODEV */, `read from "${this.iface.name}": ${why}`));
@@ -287,7 +287,10 @@ export class PacketChannel {
 
   private onReadable(): void {
     if (this.stream) {
-      this.stream.pump();
+      const rc = this.stream.pump();
+      // A TUN that fails to read (EBADFD: deleted behind our back) stays "readable" forever:
+      // end the stream rather than spin.
+      if (rc < 0) this.endStream(`reading the TUN failed: ${errnoName(rc)}`);
       return;
     }
     while (this.waiters.length > 0) {

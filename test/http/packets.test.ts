@@ -288,4 +288,16 @@ describe('packets on the kernel', kernelTestOptions(), () => {
     await built.admin.delete(`/interfaces/${IFACE}`).expect(204);
     assert.equal((await end).code, 1001);
   });
+
+  test('a TUN deleted behind the daemon ends its stream instead of spinning', async (t) => {
+    const built = await tunnel(t);
+    const port = await listen(built);
+    const ws = await connect(port);
+    const end = closed(ws);
+    ip('link', 'delete', IFACE);
+    const { code, reason } = await end;
+    assert.equal(code, 1001);
+    assert.match(reason, /reading the TUN failed/);
+    assert.equal((await built.admin.get(`/interfaces/${IFACE}`)).status, 404);
+  });
 });

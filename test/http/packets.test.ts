@@ -268,6 +268,11 @@ describe('packets on the kernel', kernelTestOptions(), () => {
     const anonymous = new WebSocket(`ws://127.0.0.1:${port}/interfaces/${IFACE}/stream`);
     const status = await new Promise<number>((r) => anonymous.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
     assert.equal(status, 401);
+    const unprivileged = new WebSocket(`ws://127.0.0.1:${port}/interfaces/${IFACE}/stream`, { headers: { authorization: `Bearer ${TOKENS.vpnservice}` } });
+    const denied = await new Promise<number>((r) => unprivileged.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
+    assert.equal(denied, 403, 'the stream needs the privileges of init (vpnservice and internet)');
+    const restDenied = await built.request.get(`/interfaces/${IFACE}/packet?timeoutMs=0`).set('authorization', `Bearer ${TOKENS.vpnservice}`);
+    assert.equal(restDenied.status, 403);
 
     const texting = await connect(port);
     const textClosed = closed(texting);

@@ -245,8 +245,9 @@ export interface paths {
          *     **One stream per interface.** While a client holds the stream, a second one is
          *     refused before the upgrade with 500 VPNSVC_ERROR_IO_ERROR naming EBUSY; the first is
          *     not disturbed. The stream ends when the client closes it, when the interface is
-         *     removed (close code 1001) or when the daemon stops (1001). A client that stops
-         *     answering pings for 30 s is dropped, which frees the stream.
+         *     removed or its TUN vanishes (close code 1001, the reason says which), or when the
+         *     daemon stops (a close without a code, 1005). A client that stops answering pings for
+         *     30 s is dropped, which frees the stream.
          *
          *     **Bounded memory.** When the client reads slower than the tunnel delivers and more than
          *     2 MiB wait to be sent to it, new packets are dropped and counted in the interface's

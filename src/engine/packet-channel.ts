@@ -21,6 +21,11 @@ export type Framing = typeof FRAMING_PACKET | typeof FRAMING_BATCH;
 /** Bytes a stream may have queued towards its client before new packets are dropped. */
 export const STREAM_HIGH_WATER_MARK = 2 * 1024 * 1024;
 /**
+ * The same for the packet framing, where every queued packet is a message with its own objects
+ * (tiny packets cost several times their size in memory while they wait).
+ */
+export const PACKET_STREAM_HIGH_WATER_MARK = 1024 * 1024;
+/**
  * Packets the kernel may queue for a streaming reader (a TUN's default is 500): about 10 ms at
  * 200 k packets/s, so a GC pause of the event loop does not become kernel drops.
  */
@@ -251,7 +256,12 @@ export class PacketChannel {
    * Attaches the one stream. A second one gets EBUSY: the first keeps the interface until it
    * leaves (a dead one is reaped by the transport's keepalive).
    */
-  attach(socket: PacketSocket, framing: Framing, onEnd: (why: string) => void, highWaterMark = STREAM_HIGH_WATER_MARK): PacketStream {
+  attach(
+    socket: PacketSocket,
+    framing: Framing,
+    onEnd: (why: string) => void,
+    highWaterMark = framing === FRAMING_BATCH ? STREAM_HIGH_WATER_MARK : PACKET_STREAM_HIGH_WATER_MARK,
+  ): PacketStream {
     this.requireNoStream();
     tuneHeapForStreaming();
     native.raiseTxQueueLen(this.iface.name, STREAM_TUN_QUEUE_LEN);

@@ -250,7 +250,8 @@ export interface paths {
          *     30 s is dropped, which frees the stream.
          *
          *     **Bounded memory.** When the client reads slower than the tunnel delivers and more than
-         *     2 MiB wait to be sent to it, new packets are dropped and counted in the interface's
+         *     2 MiB (1 MiB in the packet framing) wait to be sent to it, new packets are dropped and
+         *     counted in the interface's
          *     `streamDropped`. Client packets that are not IPv4/IPv6 (or that the kernel refuses) are
          *     dropped and counted in `writeDropped`; a batch frame whose lengths overrun it counts in
          *     `framesRejected` (the packets before the damage are written). Attaching a stream raises

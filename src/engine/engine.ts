@@ -15,6 +15,8 @@ import {
   checkSession,
   checkUnicastIPv4,
 } from './validate.js';
+// --- issue 5: data plane ---
+import { packetCounters } from './packet-channel.js';
 
 const EBUSY = -16;
 
@@ -297,6 +299,8 @@ export class VpnEngine {
       txBytes: stats?.txBytes ?? 0,
       rxDropped: stats?.rxDropped ?? 0,
       txDropped: stats?.txDropped ?? 0,
+      // --- issue 5: data plane ---
+      ...packetCounters(iface),
     };
     return {
       name: iface.name,

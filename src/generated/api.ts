@@ -401,6 +401,119 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/interfaces/{name}/packet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The interface name (the handle). */
+                name: components["parameters"]["InterfaceName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * vpnsvc_read. The next IP packet the kernel routed into the TUN.
+         * @description Answers with one IP packet (IPv4 or IPv6, no packet-information header) as
+         *     `application/octet-stream`. Waits up to `timeoutMs` for one, like the seed's select();
+         *     when `timeoutMs` is omitted the interface's `blocking` flag decides: blocking waits up
+         *     to 60000 ms, non-blocking does not wait. After the wait, 504 VPNSVC_ERROR_TIMEOUT.
+         *
+         *     The daemon's own reads never block whatever the flag says (each read is
+         *     `preadv2(RWF_NOWAIT)`, driven by readiness), so the flag only chooses this default.
+         *     While a stream is attached it receives every packet: a REST read then fails at once with
+         *     500 VPNSVC_ERROR_IO_ERROR naming EBUSY, and so does a read that was waiting when a
+         *     stream attached.
+         */
+        get: operations["readPacket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/interfaces/{name}/packets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The interface name (the handle). */
+                name: components["parameters"]["InterfaceName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * vpnsvc_write. Injects one IP packet into the TUN, as if it came from the tunnel.
+         * @description The body is one IPv4 or IPv6 packet (`application/octet-stream`, at most 65535 bytes).
+         *     A TUN write never blocks, so the `blocking` flag does not change this call. Writing is
+         *     allowed while a stream is attached (each write is one whole packet). The kernel refusing
+         *     the packet (e.g. the link is down: EIO; not an IP packet: EINVAL) is 500
+         *     VPNSVC_ERROR_IO_ERROR naming the errno, and counts in `writeDropped`.
+         */
+        post: operations["writePacket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/interfaces/{name}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The interface name (the handle). */
+                name: components["parameters"]["InterfaceName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * vpnsvc_read + vpnsvc_write as a binary WebSocket stream, both directions.
+         * @description Upgrade with `Connection: Upgrade`, `Upgrade: websocket` (RFC 6455) and the bearer
+         *     token. permessage-deflate is never negotiated. Every IP packet the kernel routes into
+         *     the TUN goes to the client; every packet the client sends is written to the TUN.
+         *
+         *     **Framings**, chosen with `Sec-WebSocket-Protocol`:
+         *
+         *     - none, or `vpnsvc.packet.v1` (default): every binary message is exactly one IP
+         *       packet, in both directions.
+         *     - `vpnsvc.batch.v1`: every binary message is one or more packets, each preceded by its
+         *       length as an unsigned 16-bit big-endian integer: `[len][packet][len][packet]...`.
+         *       The message ends exactly after the last packet. The server puts every packet it read
+         *       in one wakeup into one message; a client may batch as it likes (up to 1 MiB).
+         *
+         *     The server answers with the sub-protocol it chose (none for the default). Offering only
+         *     unknown sub-protocols is a 400 before the upgrade.
+         *
+         *     **One stream per interface.** While a client holds the stream, a second one is
+         *     refused before the upgrade with 500 VPNSVC_ERROR_IO_ERROR naming EBUSY; the first is
+         *     not disturbed. The stream ends when the client closes it, when the interface is
+         *     removed or its TUN vanishes (close code 1001, the reason says which), or when the
+         *     daemon stops (a close without a code, 1005). A client that stops answering pings for
+         *     30 s is dropped, which frees the stream.
+         *
+         *     **Bounded memory.** When the client reads slower than the tunnel delivers and more than
+         *     2 MiB (1 MiB in the packet framing) wait to be sent to it, new packets are dropped and
+         *     counted in the interface's
+         *     `streamDropped`. Client packets that are not IPv4/IPv6 (or that the kernel refuses) are
+         *     dropped and counted in `writeDropped`; a batch frame whose lengths overrun it counts in
+         *     `framesRejected` (the packets before the damage are written). Attaching a stream raises
+         *     the TUN's txqueuelen to at least 2000, so a short pause of the daemon is not a kernel drop. A text message closes
+         *     the stream with 1003, a message over 1 MiB (65535 bytes in the packet framing) with
+         *     1009.
+         */
+        get: operations["openPacketStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/events": {
         parameters: {
             query?: never;
@@ -526,6 +639,12 @@ export interface components {
             txBytes: number;
             rxDropped: number;
             txDropped: number;
+            /** @description Packets read from the TUN and dropped because the stream's client was slower than the tunnel (kept by vpnsvc). */
+            streamDropped: number;
+            /** @description Packets from clients not written to the TUN */
+            writeDropped: number;
+            /** @description Stream messages refused whole */
+            framesRejected: number;
         };
         /** @description The active VPN interface. mtu, localIp, remoteIp and up are read back from the kernel. */
         Interface: {
@@ -654,6 +773,10 @@ export interface components {
             pid: number;
             fd: number;
             interface: components["schemas"]["InterfaceName"];
+        };
+        PacketWritten: {
+            /** @description Bytes the kernel took (the whole packet). */
+            bytes: number;
         };
         /** @description Who or what caused the change. */
         EventReason: {
@@ -1399,6 +1522,99 @@ export interface operations {
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
             500: components["responses"]["IoError"];
+        };
+    };
+    readPacket: {
+        parameters: {
+            query?: {
+                /** @description How long to wait for a packet, in milliseconds (0 = only one already queued). */
+                timeoutMs?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The interface name (the handle). */
+                name: components["parameters"]["InterfaceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One IP packet. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    writePacket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The interface name (the handle). */
+                name: components["parameters"]["InterfaceName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Written. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PacketWritten"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+        };
+    };
+    openPacketStream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The interface name (the handle). */
+                name: components["parameters"]["InterfaceName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switched to the WebSocket stream. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
         };
     };
     followEvents: {

@@ -14,6 +14,7 @@ import { answerMalformedRequest, installErrorHandling } from './error-handler.js
 import { allHandlers } from './routes/index.js';
 import { validatorCompiler } from './validation.js';
 // --- issue 5: data plane ---
+import { selectStreamProtocol } from './routes/packets.js';
 import { webSocketRouteOf } from './websocket-route.js';
 
 declare module 'fastify' {
@@ -46,9 +47,15 @@ export async function buildApp({ context, tokens, loggerInstance, https }: AppOp
     if (body === '') return done(null, undefined);
     return parseJson(request, body as string, done);
   });
+  // --- issue 5: data plane --- one IP packet per body (POST /interfaces/{name}/packets)
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 65535 }, (_request, body, done) =>
+    done(null, body),
+  );
 
   // permessage-deflate stays off: packets are already dense and compression costs CPU per packet.
-  await app.register(fastifyWebsocket, { options: { perMessageDeflate: false, maxPayload: 1 << 20 } });
+  await app.register(fastifyWebsocket, {
+    options: { perMessageDeflate: false, maxPayload: 1 << 20, handleProtocols: selectStreamProtocol /* issue 5 */ },
+  });
   await app.register(fastifySwagger, { mode: 'static', specification: { document: context.spec.document as never } });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(operationsPlugin, { context });

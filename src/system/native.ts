@@ -43,6 +43,10 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     // --- issue 4: firewall & protect ---
     protect: lib.func('int vs_protect(int pid, int fd, const char *ifname)'),
     // --- issue 5: data plane ---
+    tunReadBatch: lib.func('int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int hdr, uint32_t *lens, int maxpkts)'),
+    tunWriteBatch: lib.func('int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, const uint32_t *lens, int n, double *stats)'),
+    tunWrite: lib.func('int vs_tun_write(int fd, const uint8_t *buf, int len)'),
+    ifRaiseTxqlen: lib.func('int vs_if_raise_txqlen(const char *name, int qlen)'),
   };
 }
 
@@ -230,3 +234,50 @@ export function protectSocket(pid: number, fd: number, ifname: string): void {
   }
 }
 // --- issue 5: data plane (wrappers) ---
+// Hot path: these return the raw count or -errno instead of throwing, so a busy loop costs no
+// exception machinery; the data plane turns errors into counters or typed errors itself.
+
+/** Length prefix of the batched stream framing ([u16 BE length][packet]...). */
+export const FRAME_HEADER_BYTES = 2;
+
+/**
+ * Reads queued packets without blocking (whatever the fd's O_NONBLOCK says) into buf, back to
+ * back, each preceded by `header` bytes (0, or FRAME_HEADER_BYTES for the batched framing).
+ * Returns how many (0 when none was queued) or -errno.
+ */
+export function tunReadBatch(fd: number, buf: Buffer, pktMax: number, header: number, lens: Uint32Array): number {
+  return loadNative().tunReadBatch(fd, buf, buf.length, pktMax, header, lens, lens.length) as number;
+}
+
+/**
+ * Writes the packets of a batched frame (header FRAME_HEADER_BYTES) or of `count` packets laid
+ * back to back with lengths in `lens` (header 0). stats accumulates [written, dropped, bytes].
+ * Returns packets written, or -EBADMSG for a truncated frame.
+ */
+export function tunWriteBatch(fd: number, buf: Buffer, header: number, lens: Uint32Array | null, count: number, stats: Float64Array): number {
+  return loadNative().tunWriteBatch(fd, buf, buf.length, header, lens, count, stats) as number;
+}
+
+/** One packet into the TUN: bytes written or -errno. */
+export function tunWrite(fd: number, packet: Buffer): number {
+  return loadNative().tunWrite(fd, packet, packet.length) as number;
+}
+
+/** Raises the interface's txqueuelen to at least qlen (never lowers it); returns the length in force. */
+export function raiseTxQueueLen(name: string, qlen: number): number {
+  return check(loadNative().ifRaiseTxqlen(name, qlen), `raise txqueuelen of "${name}" to ${qlen}`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+export interface ReadinessWatch {
+  close(): void;
+}
+
+/**
+ * Calls onReadable whenever the fd has data, from the libuv event loop (koffi's uv_poll).
+ * Level-triggered: a callback that leaves packets queued is called again on the next turn.
+ */
+export function watchReadable(fd: number, onReadable: () => void): ReadinessWatch {
+  loadNative();
+  const handle = koffi.node.poll(fd, { readable: true }, () => onReadable());
+  return { close: () => handle.close() };
+}

@@ -7,6 +7,7 @@ import { routesDnsHandlers } from './routes-dns.js';
 // --- issue 4: firewall & protect ---
 import { firewallHandlers } from './firewall.js';
 // --- issue 5: data plane ---
+import { packetHandlers } from './packets.js';
 // --- issue 6: operations ---
 import { operationsHandlers } from './operations.js';
 
@@ -21,6 +22,7 @@ export function allHandlers(ctx: AppContext): Handlers {
     // --- issue 4: firewall & protect ---
     ...firewallHandlers(ctx),
     // --- issue 5: data plane ---
+    ...packetHandlers(ctx),
     // --- issue 6: operations ---
     ...operationsHandlers(ctx),
   };

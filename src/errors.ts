@@ -47,8 +47,11 @@ export const permissionDenied = (message: string): VpnsvcError =>
 export const timeout = (message: string): VpnsvcError =>
   new VpnsvcError('VPNSVC_ERROR_TIMEOUT', message);
 
+// Node's table lacks a few Linux errnos the TUN driver returns (EBADFD when the device is gone).
+const LINUX_ONLY_ERRNOS: Record<string, number> = { EBADFD: 77, ERESTART: 85 };
+
 const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, value]) => [value, name]),
+  [...Object.entries(LINUX_ONLY_ERRNOS), ...Object.entries(constants.errno)].map(([name, value]) => [value, name]),
 );
 
 export function errnoName(errno: number): string {

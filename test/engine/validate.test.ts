@@ -23,3 +23,12 @@ test('MTU, session and IPv4 checks', () => {
     assert.throws(() => checkUnicastIPv4(bad, 'local address'), /local address/, bad);
   }
 });
+
+test('kernel errors keep their errno name, including Linux-only ones Node does not list', async () => {
+  const { errnoError } = await import('../../src/errors.js');
+  const gone = errnoError(-77, 'read from TUN "tun0"');
+  assert.equal(gone.message, 'read from TUN "tun0": EBADFD');
+  assert.equal(gone.kind, 'VPNSVC_ERROR_IO_ERROR');
+  assert.equal(errnoError(-2, 'x').kind, 'VPNSVC_ERROR_NO_SUCH_FILE');
+  assert.equal(errnoError(-22, 'x').kind, 'VPNSVC_ERROR_INVALID_PARAMETER');
+});

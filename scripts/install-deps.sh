@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, the Debian packages vpnsvc and its tests use that a fresh machine lacks.
+# Run as root. Installs nothing when everything is there.
+set -euo pipefail
+
+need=()
+want() { # want COMMAND PACKAGE... : the packages, when COMMAND is missing
+  local cmd=$1; shift
+  if [[ $cmd == /* ]]; then [[ -x $cmd ]] && return 0; else command -v "$cmd" >/dev/null && return 0; fi
+  need+=("$@")
+}
+want ip iproute2                 # the tests read the kernel back with ip -j
+want make make                   # the native shim is built at npm install
+want cc gcc libc6-dev
+want nft nftables                # the kill switch applies its table with nft
+want ping iputils-ping           # ICMP probes of the leak test and the end-to-end tunnel
+want /usr/bin/python3 python3    # the protect test's client app and TUN reader (also as nobody)
+want setpriv util-linux          # the protect and capability tests' restricted callers
+want openssl openssl             # the TLS test makes its certificate
+want iperf3 iperf3               # npm run demo and npm run bench
+
+if ((${#need[@]} > 0)); then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi

@@ -87,3 +87,12 @@ export async function build(t: TestContext, opts: BuildOptions = {}): Promise<Bu
   };
   return { app, engine, request, admin, routesDns };
 }
+
+/** build(t) with a VPN interface created, addressed and applied: what routes and DNS need. */
+export async function buildWithInterface(t: TestContext, name: string, localIp: string, remoteIp: string): Promise<Built> {
+  const built = await build(t);
+  await built.admin.post('/interfaces').send({ name }).expect(201);
+  await built.admin.patch(`/interfaces/${name}`).send({ localIp, remoteIp }).expect(200);
+  await built.admin.post(`/interfaces/${name}/apply`).expect(200);
+  return built;
+}

@@ -35,3 +35,13 @@ export function assertContract(operationId: string, res: { status: number; body:
   const validate = ajv.compile(schema);
   assert.ok(validate(res.body), `${operationId} ${res.status} body does not match openapi.yaml: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body)}`);
 }
+
+/** The one error body: exactly {error, code, message}, with the given status and seed name. */
+export function assertError(res: { status: number; body: any }, status: number, error: string, message?: RegExp): void {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.equal(res.body.error, error);
+  assert.equal(typeof res.body.code, 'number');
+  assert.equal(typeof res.body.message, 'string');
+  assert.deepEqual(Object.keys(res.body).sort(), ['code', 'error', 'message']);
+  if (message) assert.match(res.body.message, message);
+}

@@ -4,17 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { build, type Built } from '../helpers/app.js';
-import { assertContract } from '../helpers/contract.js';
+import { assertContract, assertError } from '../helpers/contract.js';
 import { addresses, ip, kernelTestOptions, link } from '../helpers/kernel.js';
 
-function assertError(res: { status: number; body: any }, status: number, error: string, message?: RegExp): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.equal(res.body.error, error);
-  assert.equal(typeof res.body.code, 'number');
-  assert.equal(typeof res.body.message, 'string');
-  assert.deepEqual(Object.keys(res.body).sort(), ['code', 'error', 'message']);
-  if (message) assert.match(res.body.message, message);
-}
 
 describe('bad input to POST /interfaces', () => {
   const names: Array<[string, unknown]> = [

@@ -5,26 +5,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { build, type Built } from '../helpers/app.js';
-import { assertContract } from '../helpers/contract.js';
+import { build, buildWithInterface, type Built } from '../helpers/app.js';
+import { assertContract, assertError } from '../helpers/contract.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
 import { USER_RESOLV_CONF } from '../helpers/routes-dns.js';
 
 const IFACE = 'vsdns0';
 
-async function upInterface(t: Parameters<typeof build>[0]): Promise<Built> {
-  const built = await build(t);
-  await built.admin.post('/interfaces').send({ name: IFACE }).expect(201);
-  await built.admin.patch(`/interfaces/${IFACE}`).send({ localIp: '10.98.0.1', remoteIp: '10.98.0.2' }).expect(200);
-  await built.admin.post(`/interfaces/${IFACE}/apply`).expect(200);
-  return built;
-}
+const upInterface = (t: Parameters<typeof build>[0]): Promise<Built> => buildWithInterface(t, IFACE, '10.98.0.1', '10.98.0.2');
 
-function assertError(res: { status: number; body: any }, status: number, error: string, message?: RegExp): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.equal(res.body.error, error);
-  if (message) assert.match(res.body.message, message);
-}
 
 const nameservers = (text: string) => text.split('\n').filter((l) => l.startsWith('nameserver ')).map((l) => l.slice(11));
 

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { build, type Built } from '../helpers/app.js';
-import { assertContract } from '../helpers/contract.js';
+import { build, buildWithInterface, type Built } from '../helpers/app.js';
+import { assertContract, assertError } from '../helpers/contract.js';
 import { ip, ipJson, kernelTestOptions, link } from '../helpers/kernel.js';
 
 const IFACE = 'vsrt0';
@@ -25,19 +25,8 @@ function kernelRoutes(dev = IFACE): string[] {
 }
 
 
-async function upInterface(t: Parameters<typeof build>[0]): Promise<Built> {
-  const built = await build(t);
-  await built.admin.post('/interfaces').send({ name: IFACE }).expect(201);
-  await built.admin.patch(`/interfaces/${IFACE}`).send({ localIp: '10.99.0.1', remoteIp: '10.99.0.2' }).expect(200);
-  await built.admin.post(`/interfaces/${IFACE}/apply`).expect(200);
-  return built;
-}
+const upInterface = (t: Parameters<typeof build>[0]): Promise<Built> => buildWithInterface(t, IFACE, '10.99.0.1', '10.99.0.2');
 
-function assertError(res: { status: number; body: any }, status: number, error: string, message?: RegExp): void {
-  assert.equal(res.status, status, JSON.stringify(res.body));
-  assert.equal(res.body.error, error);
-  if (message) assert.match(res.body.message, message);
-}
 
 describe('routes on the kernel', kernelTestOptions(), () => {
   after(() => {

@@ -7,6 +7,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventBus } from './events.js';
+import type { LinkProbe } from '../system/links.js';
 
 export const JOURNAL_FILE = 'runtime.json';
 
@@ -112,12 +113,6 @@ export class RuntimeJournal {
   }
 }
 
-export interface LinkProbe {
-  /** The interface index of `name`, or undefined when there is no such link. */
-  index(name: string): number | undefined;
-  isTun(name: string): boolean;
-  remove(name: string): Promise<void>;
-}
 
 /**
  * A TUN of the crashed run that still exists (another process inherited its fd, or someone made

@@ -4,11 +4,17 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { LinkProbe } from '../engine/recovery.js';
 import { ioError } from '../errors.js';
 import * as native from './native.js';
 
 const run = promisify(execFile);
+
+export interface LinkProbe {
+  /** The interface index of `name`, or undefined when there is no such link. */
+  index(name: string): number | undefined;
+  isTun(name: string): boolean;
+  remove(name: string): Promise<void>;
+}
 
 export const iproute2Links: LinkProbe = {
   index: (name) => native.ifIndex(name),

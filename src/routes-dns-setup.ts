@@ -5,7 +5,7 @@
  */
 import { VpnDns } from './engine/dns.js';
 import type { VpnEngine } from './engine/engine.js';
-import { VpnRoutes } from './engine/routes.js';
+import { VpnRoutes } from './engine/ip-routes.js';
 import { createResolverBackend } from './system/resolver/detect.js';
 
 export interface RoutesAndDns {

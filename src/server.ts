@@ -5,18 +5,18 @@
  * (src/daemon-ops.ts). Everything else is built by buildApp and the engine.
  */
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, type Config } from './config/config.js';
 import { VpnEngine } from './engine/engine.js';
-import { describeFeatures, featureSupport } from './features.js';
+import { describeFeatures, featureSupport } from './engine/features.js';
 import { buildApp } from './http/app.js';
 import { loadSpec } from './http/spec.js';
 import { startRoutesAndDns, type RoutesAndDns } from './routes-dns-setup.js';
 import { probeHost } from './system/host.js';
 import { loadNative } from './system/native.js';
-import { TokenStore } from './tokens.js';
+import { TokenStore } from './tokens/token-store.js';
 // --- issue 6: operations ---
-import { handleShutdown, prepareDaemon, startDaemon } from './daemon-ops.js';
-import { createLogger } from './logging.js';
+import { handleShutdown, prepareDaemon, startDaemon } from './daemon/lifecycle.js';
+import { createLogger } from './daemon/logging.js';
 
 async function main(): Promise<void> {
   let config: Config;

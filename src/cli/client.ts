@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_LISTEN, DEFAULT_STATE_DIR } from '../defaults.js';
+import { DEFAULT_LISTEN, DEFAULT_STATE_DIR } from '../config/defaults.js';
 
 export const DEFAULT_URL = `http://${DEFAULT_LISTEN}`;
 export { DEFAULT_STATE_DIR };

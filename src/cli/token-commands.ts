@@ -7,7 +7,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliCommand, Parsed } from './command.js';
 import { DEFAULT_STATE_DIR, UsageError } from './client.js';
-import { PRIVILEGES, TOKENS_FILE, addToken, type Privilege, type TokenFile } from '../tokens.js';
+import { PRIVILEGES, TOKENS_FILE, addToken, type Privilege, type TokenFile } from '../tokens/token-store.js';
 
 const stateDirOption = { 'state-dir': { type: 'string' } } as const;
 

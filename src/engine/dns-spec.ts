@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { invalidParameter } from '../errors.js';
+import { invalidParameter } from '../errors/errors.js';
 
 /** Canonical text of a DNS server address, or INVALID_PARAMETER. */
 export function parseDnsServer(server: unknown): string {

@@ -4,8 +4,8 @@
  * backend after every change, keeping the change only when the backend took it. VpnDns ties it
  * to the engine: the active interface, one call at a time, cleanup at deinit.
  */
-import type { Dns } from '../api-types.js';
-import { VpnsvcError, invalidParameter, ioError, noSuchFile } from '../errors.js';
+import type { Dns } from '../contract/api-types.js';
+import { VpnsvcError, invalidParameter, ioError, noSuchFile } from '../errors/errors.js';
 import type { DnsConfig, ResolverBackend } from '../system/resolver/types.js';
 import { parseDnsServer, parseSearchDomain } from './dns-spec.js';
 import type { VpnEngine } from './engine.js';

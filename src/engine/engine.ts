@@ -2,8 +2,8 @@
  * The vpnsvc engine: one method per seed function, no HTTP. It owns the one active VPN
  * interface and drives the kernel through the system layer.
  */
-import type { Counters, Interface, InterfaceSettings } from '../api-types.js';
-import { errnoName, invalidParameter, ioError, noSuchFile, notSupported } from '../errors.js';
+import type { Counters, Interface, InterfaceSettings } from '../contract/api-types.js';
+import { errnoName, invalidParameter, ioError, noSuchFile, notSupported } from '../errors/errors.js';
 import * as native from '../system/native.js';
 import { readLinkStats } from '../system/link-stats.js';
 import { EventBus } from './events.js'; // --- issue 6: operations ---
@@ -16,7 +16,7 @@ import {
   checkUnicastIPv4,
 } from './validate.js';
 // --- issue 5: data plane ---
-import { packetCounters } from './packet-channel.js';
+import { packetCounters } from '../dataplane/packet-channel.js';
 
 const EBUSY = -16;
 

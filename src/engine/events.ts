@@ -9,7 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { EventReason, VpnEvent } from '../api-types.js';
+import type { EventReason, VpnEvent } from '../contract/api-types.js';
 
 export type { EventReason, VpnEvent };
 

@@ -5,8 +5,8 @@
  * the daemon (fail-closed), and every read comes back from nft. Deinit does not lift it, as in
  * the seed; unblock does, with or without a VPN interface.
  */
-import type { FirewallBlock, FirewallState } from '../api-types.js';
-import { invalidParameter, noSuchFile } from '../errors.js';
+import type { FirewallBlock, FirewallState } from '../contract/api-types.js';
+import { invalidParameter, noSuchFile } from '../errors/errors.js';
 import * as native from '../system/native.js';
 import { NftFirewall, defaultRoutes, originalInterfaceFromRoutes, type DefaultRoute } from '../system/nft.js';
 import { checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';

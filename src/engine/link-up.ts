@@ -1,4 +1,4 @@
-import { invalidParameter } from '../errors.js';
+import { invalidParameter } from '../errors/errors.js';
 import * as native from '../system/native.js';
 import type { VpnEngine } from './engine.js';
 

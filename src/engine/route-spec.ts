@@ -13,7 +13,7 @@
  */
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { invalidParameter } from '../errors.js';
+import { invalidParameter } from '../errors/errors.js';
 import type { PackedRoutes } from '../system/native.js';
 
 export type RouteFamily = 4 | 6;

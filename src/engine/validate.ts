@@ -3,7 +3,7 @@
  * clients; the engine checks again because it is an API of its own (CLI, tests, other callers).
  */
 import ipaddr from 'ipaddr.js';
-import { invalidParameter } from '../errors.js';
+import { invalidParameter } from '../errors/errors.js';
 
 export const IFNAME_MAX = 15;
 /** Not starting with - or .: never an option to resolvectl/resolvconf/ip, never . or .. */

@@ -6,15 +6,15 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyBaseLogger } from 'fastify';
-import type { TokenStore } from '../tokens.js';
+import type { TokenStore } from '../tokens/token-store.js';
 import { requirePrivileges } from './auth.js';
-import { operationsPlugin, requestIdOptions } from './operations.js'; // --- issue 6: operations ---
+import { operationsPlugin, requestIdOptions } from './plugins/request-context.js'; // --- issue 6: operations ---
 import type { AppContext } from './context.js';
 import { answerMalformedRequest, installErrorHandling } from './error-handler.js';
-import { allHandlers } from './routes/index.js';
+import { allHandlers } from './handlers/index.js';
 import { validatorCompiler } from './validation.js';
 // --- issue 5: data plane ---
-import { selectStreamProtocol } from './routes/packets.js';
+import { selectStreamProtocol } from './handlers/packets.js';
 import { webSocketRouteOf } from './websocket-route.js';
 
 declare module 'fastify' {

@@ -1,7 +1,7 @@
 /** Bearer tokens with the seed's privileges (vpnservice, internet). */
 import type { onRequestHookHandler } from 'fastify';
-import { permissionDenied } from '../errors.js';
-import type { Privilege, TokenEntry, TokenStore } from '../tokens.js';
+import { permissionDenied } from '../errors/errors.js';
+import type { Privilege, TokenEntry, TokenStore } from '../tokens/token-store.js';
 import { Unauthenticated } from './error-handler.js';
 
 declare module 'fastify' {

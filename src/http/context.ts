@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Features, OperationId } from '../api-types.js';
+import type { Features, OperationId } from '../contract/api-types.js';
 import type { VpnEngine } from '../engine/engine.js';
 import type { Spec } from './spec.js';
 
@@ -10,7 +10,7 @@ export interface AppContext {
   spec: Spec;
   startedAt: number;
   // --- issue 3: routes & dns ---
-  routes: import('../engine/routes.js').VpnRoutes;
+  routes: import('../engine/ip-routes.js').VpnRoutes;
   dns: import('../engine/dns.js').VpnDns;
   // --- issue 4: firewall & protect ---
   /** The kill switch and protect; built from the engine when not given (tests give their own). */

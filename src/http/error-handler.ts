@@ -1,8 +1,8 @@
 /** The one place where errors become HTTP: every error body is {error, code, message}. */
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ErrorBody } from '../api-types.js';
-import { type ErrorName, VpnsvcError, invalidParameter, noSuchFile } from '../errors.js';
+import type { ErrorBody } from '../contract/api-types.js';
+import { type ErrorName, VpnsvcError, invalidParameter, noSuchFile } from '../errors/errors.js';
 import { ValidationFailure, describeValidationError, mostSpecificError } from './validation.js';
 
 export const HTTP_STATUS: Record<ErrorName, number> = {

@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { projectRoot } from '../paths.js';
-import type { OperationId } from '../api-types.js';
-import type { Privilege } from '../tokens.js';
+import { projectRoot } from '../config/project-root.js';
+import type { OperationId } from '../contract/api-types.js';
+import type { Privilege } from '../tokens/token-store.js';
 
 export const SCHEMA_ID_PREFIX = 'https://vpnsvc.invalid/schemas/';
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'] as const;

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { errnoName } from '../errors.js';
+import { errnoName } from '../errors/errors.js';
 import { tunDeviceStatus } from './native.js';
 
 const execFileAsync = promisify(execFile);

@@ -4,7 +4,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ioError } from '../errors.js';
+import { ioError } from '../errors/errors.js';
 import * as native from './native.js';
 
 const run = promisify(execFile);

@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import koffi from 'koffi';
-import { errnoError, ioError, type ErrorName } from '../errors.js';
-import { projectRoot } from '../paths.js';
+import { errnoError, ioError, type ErrorName } from '../errors/errors.js';
+import { projectRoot } from '../config/project-root.js';
 
 const IFNAMSIZ = 16;
 const INET_ADDRSTRLEN = 16;

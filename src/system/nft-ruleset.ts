@@ -18,7 +18,7 @@
  * so IPv6 is dropped unless allowed. A drop in any base chain is final, so an accept in another
  * table (docker, firewalld) cannot open a hole in this one.
  */
-import { invalidParameter } from '../errors.js';
+import { invalidParameter } from '../errors/errors.js';
 import { canonicalPrefix, minimalCover, rangeToPrefixes, PrefixError, type CanonicalPrefix, type IpPrefix } from './ip-prefix.js';
 
 export const NFT_FAMILY = 'inet';

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ioError, notSupported } from '../errors.js';
+import { ioError, notSupported } from '../errors/errors.js';
 import { buildBlockBatch, buildUnblockBatch, parseTable, NFT_FAMILY, NFT_TABLE, type BlockSpec, type FirewallState, type NftBatch } from './nft-ruleset.js';
 
 const NFT_TIMEOUT_MS = 10_000;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { COMMANDS } from '../../src/cli/commands.js';
 import { EXIT_CODES } from '../../src/cli/main.js';
-import { ERROR_CODES } from '../../src/errors.js';
+import { ERROR_CODES } from '../../src/errors/errors.js';
 import { loadSpec } from '../../src/http/spec.js';
 import { cli } from '../helpers/cli.js';
 

@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { projectRoot } from '../../src/paths.js';
+import { projectRoot } from '../../src/config/project-root.js';
 import { kernelTestOptions, link } from '../helpers/kernel.js';
 
 /** CAP_NET_ADMIN → net_admin, as setpriv spells them. */

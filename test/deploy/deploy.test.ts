@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { DEFAULT_LISTEN } from '../../src/config.js';
-import { projectRoot } from '../../src/paths.js';
+import { DEFAULT_LISTEN } from '../../src/config/config.js';
+import { projectRoot } from '../../src/config/project-root.js';
 
 const deploy = (p: string) => join(projectRoot(), 'deploy', p);
 

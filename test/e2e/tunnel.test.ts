@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { TOKENS, build, type Built } from '../helpers/app.js';
 import { ip, kernelTestOptions } from '../helpers/kernel.js';
-import { projectRoot } from '../../src/paths.js';
+import { projectRoot } from '../../src/config/project-root.js';
 
 const NS_B = `vsdp-e2e-${process.pid}`;
 const VETH_A = 'vsdpe0';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
-import { VpnsvcError } from '../../src/errors.js';
+import { VpnsvcError } from '../../src/errors/errors.js';
 import { parseRoute, routeAddress, routeKey, routeText } from '../../src/engine/route-spec.js';
 
 function refusal(address: unknown, prefix: unknown): string {

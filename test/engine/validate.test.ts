@@ -25,7 +25,7 @@ test('MTU, session and IPv4 checks', () => {
 });
 
 test('kernel errors keep their errno name, including Linux-only ones Node does not list', async () => {
-  const { errnoError } = await import('../../src/errors.js');
+  const { errnoError } = await import('../../src/errors/errors.js');
   const gone = errnoError(-77, 'read from TUN "tun0"');
   assert.equal(gone.message, 'read from TUN "tun0": EBADFD');
   assert.equal(gone.kind, 'VPNSVC_ERROR_IO_ERROR');

@@ -7,11 +7,11 @@ import type { FastifyInstance } from 'fastify';
 import supertest from 'supertest';
 import { VpnEngine, type FeatureSupport } from '../../src/engine/engine.js';
 import type { KillSwitch } from '../../src/engine/kill-switch.js';
-import { describeFeatures, featureSupport } from '../../src/features.js';
+import { describeFeatures, featureSupport } from '../../src/engine/features.js';
 import { buildApp } from '../../src/http/app.js';
 import { loadSpec } from '../../src/http/spec.js';
 import { probeHost } from '../../src/system/host.js';
-import { TokenStore, hashToken, type Privilege } from '../../src/tokens.js';
+import { TokenStore, hashToken, type Privilege } from '../../src/tokens/token-store.js';
 import { testRoutesAndDns, type TestRoutesAndDns } from './routes-dns.js';
 
 export const TOKENS = {

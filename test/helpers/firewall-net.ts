@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { projectRoot } from '../../src/paths.js';
+import { projectRoot } from '../../src/config/project-root.js';
 import { spawnDaemon, type Daemon } from './daemon.js';
 
 const execFileAsync = promisify(execFile);

@@ -1,7 +1,7 @@
 /** The nft JSON builder and parser, without a kernel. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { VpnsvcError } from '../../src/errors.js';
+import { VpnsvcError } from '../../src/errors/errors.js';
 import { canonicalPrefix, minimalCover, rangeToPrefixes } from '../../src/system/ip-prefix.js';
 import { originalInterfaceFromRoutes } from '../../src/system/nft.js';
 import { MAX_ALLOW_ENTRIES, buildBlockBatch, buildUnblockBatch, parseTable } from '../../src/system/nft-ruleset.js';

@@ -27,7 +27,7 @@ import {
   tempPathFor,
   unlinkIfPresent,
   writeFileAtomic,
-} from './atomic-file.js';
+} from '../atomic-file.js';
 import type { DnsConfig, ResolverBackend } from './types.js';
 
 export const BACKUP_FILE = 'resolv-conf-backup.json';

@@ -3,7 +3,7 @@
  * next start after a crash can take it back even though the engine's memory is gone.
  */
 import { join } from 'node:path';
-import { type FsOps, readIfPresent, realFs, removeDurably, writeFileAtomic } from './atomic-file.js';
+import { type FsOps, readIfPresent, realFs, removeDurably, writeFileAtomic } from '../atomic-file.js';
 import type { ResolverBackendName } from './types.js';
 
 const RECORD_FILE = 'dns-link.json';

@@ -3,9 +3,9 @@
  * (`resolvconf -a IFACE -m 0 -x`, content on stdin; `resolvconf -d IFACE -f` to remove).
  * Routing-only domains ("~…") mean nothing to resolvconf and are left out.
  */
-import { type FsOps, readIfPresent, realFs } from './atomic-file.js';
+import { type FsOps, readIfPresent, realFs } from '../atomic-file.js';
 import { LinkRecordStore } from './link-record.js';
-import { type RunCommand, runCommand } from './run-command.js';
+import { type RunCommand, runCommand } from '../process.js';
 import type { DnsConfig, ResolverBackend } from './types.js';
 
 export const INTERFACE_ORDER_FILE = '/etc/resolvconf/interface-order';

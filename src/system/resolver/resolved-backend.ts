@@ -4,7 +4,7 @@
  * tunnel, "~corp.example" for split DNS) are passed as they are.
  */
 import { LinkRecordStore } from './link-record.js';
-import { type RunCommand, runCommand } from './run-command.js';
+import { type RunCommand, runCommand } from '../process.js';
 import type { DnsConfig, ResolverBackend } from './types.js';
 
 export class ResolvedBackend implements ResolverBackend {

@@ -1,0 +1,176 @@
+/**
+ * vpnsvc bridge: the design's "remote process". Connects to an interface's packet stream,
+ * creates a local TUN with the given addresses, and pumps packets both ways until the stream
+ * or the process ends (the TUN goes away with it).
+ *
+ *   vpnsvc bridge --url ws://10.78.0.1:8760/interfaces/tun0/stream --name vsb0 \
+ *                 --local 10.77.0.2 --peer 10.77.0.1 [--mtu 1500] [--framing batch|packet]
+ *
+ * The bearer token comes from $VPNSVC_TOKEN or --token-file (never argv, which `ps` shows).
+ * A unix-socket daemon is reached with ws+unix:///run/vpnsvc.sock:/interfaces/tun0/stream.
+ */
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import type { ActiveInterface } from '../engine/engine.js';
+import { FRAMING_BATCH, FRAMING_PACKET, PacketChannel, type Framing } from '../dataplane/packet-channel.js';
+import * as native from '../system/native.js';
+
+const USAGE = `usage: vpnsvc bridge --url <ws-url> --name <tun> --local <ipv4> --peer <ipv4>
+                     [--mtu <n>] [--framing batch|packet] [--token-file <path>] [--mask]
+  Token: $VPNSVC_TOKEN, or --token-file. --framing batch (default) carries several packets per
+  message; packet carries one. --mask uses random WebSocket masking keys (default: a zero key,
+  which skips the XOR pass; masking only protects browser-era proxies).`;
+
+export interface BridgeOptions {
+  url: string;
+  name: string;
+  local: string;
+  peer: string;
+  mtu: number;
+  framing: Framing;
+  token: string | undefined;
+  mask: boolean;
+}
+
+export function parseBridgeArgs(argv: string[]): BridgeOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      name: { type: 'string' },
+      local: { type: 'string' },
+      peer: { type: 'string' },
+      mtu: { type: 'string', default: '1500' },
+      framing: { type: 'string', default: 'batch' },
+      'token-file': { type: 'string' },
+      mask: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) throw new UsageError('');
+  const { url, name, local, peer } = values;
+  if (!url || !name || !local || !peer) throw new UsageError('--url, --name, --local and --peer are required');
+  if (values.framing !== 'batch' && values.framing !== 'packet') throw new UsageError('--framing is batch or packet');
+  const mtu = Number(values.mtu);
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new UsageError('--mtu is 68..65535');
+  const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.VPNSVC_TOKEN;
+  return {
+    url,
+    name,
+    local,
+    peer,
+    mtu,
+    framing: values.framing === 'batch' ? FRAMING_BATCH : FRAMING_PACKET,
+    token,
+    mask: values.mask ?? false,
+  };
+}
+
+export class UsageError extends Error {}
+
+/** Brings the bridge up; resolves with the close code when the stream ends. */
+export function runBridge(opts: BridgeOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): {
+  done: Promise<number>;
+  stop(): void;
+} {
+  const tun = native.tunOpen(opts.name);
+  const iface: ActiveInterface = {
+    name: tun.name,
+    index: native.ifIndex(tun.name) ?? 0,
+    fd: tun.fd,
+    session: 'bridge',
+    staged: { mtu: opts.mtu, localIp: opts.local, remoteIp: opts.peer },
+  };
+  let closedFd = false;
+  const closeTun = () => {
+    if (closedFd) return;
+    closedFd = true;
+    native.closeFd(tun.fd); // a non-persistent TUN disappears with its last fd
+  };
+  try {
+    native.setLocalAddress(tun.name, opts.local);
+    native.setPeerAddress(tun.name, opts.peer);
+    native.setMtu(tun.name, opts.mtu);
+    native.setLinkUp(tun.name, true);
+  } catch (err) {
+    closeTun();
+    throw err;
+  }
+  const channel = new PacketChannel(iface);
+  const ws = new WebSocket(opts.url, opts.framing === FRAMING_BATCH ? [FRAMING_BATCH] : [], {
+    perMessageDeflate: false,
+    maxPayload: 1 << 20,
+    headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+    ...(opts.mask ? {} : { generateMask: (mask: Buffer) => void mask.fill(0) }),
+  });
+  let tcp: Socket | undefined;
+  ws.on('upgrade', (res) => (tcp = res.socket as Socket));
+  ws.on('unexpected-response', (_req, res) => {
+    let text = '';
+    res.on('data', (d: Buffer) => (text += d.toString()));
+    res.on('end', () => {
+      log(`bridge: the daemon refused the stream: HTTP ${res.statusCode} ${text}`);
+      ws.terminate();
+    });
+  });
+  const done = new Promise<number>((resolve) => {
+    ws.on('open', () => {
+      const framing: Framing = ws.protocol === FRAMING_BATCH ? FRAMING_BATCH : FRAMING_PACKET;
+      const socket = tcp as Socket;
+      const stream = channel.attach(
+        {
+          get bufferedAmount() {
+            return ws.bufferedAmount;
+          },
+          send: (data) => ws.send(data),
+          cork: () => socket.cork(),
+          uncork: () => socket.uncork(),
+        },
+        framing,
+        () => ws.close(1001, 'bridge stopping'),
+      );
+      ws.on('message', (data, isBinary) => (isBinary ? stream.receive(data as Buffer) : stream.reject()));
+      log(`bridge: up ${tun.name} ${opts.local} -> ${opts.peer} mtu ${opts.mtu} framing ${framing}`);
+    });
+    ws.on('error', (err) => log(`bridge: ${err.message}`));
+    ws.on('close', (code, reason) => {
+      channel.close('the stream ended');
+      closeTun();
+      log(`bridge: stream closed (${code}${reason.length ? ` ${reason.toString()}` : ''}); counters ${JSON.stringify(channel.counters)}`);
+      resolve(code);
+    });
+  });
+  return {
+    done,
+    stop: () => {
+      if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'bridge stopping');
+      else ws.terminate();
+    },
+  };
+}
+
+export async function bridgeMain(argv: string[]): Promise<number> {
+  let opts: BridgeOptions;
+  try {
+    opts = parseBridgeArgs(argv);
+  } catch (err) {
+    const msg = (err as Error).message;
+    process.stderr.write(`${msg ? `vpnsvc bridge: ${msg}\n` : ''}${USAGE}\n`);
+    return 2;
+  }
+  let bridge;
+  try {
+    bridge = runBridge(opts);
+  } catch (err) {
+    process.stderr.write(`vpnsvc bridge: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const stop = () => bridge.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const code = await bridge.done;
+  return code === 1000 || code === 1001 ? 0 : 1;
+}

@@ -1,0 +1,33 @@
+/** The seed's feature http://tizen.org/feature/network.vpn, as this host supports it. */
+import type { Features } from '../contract/api-types.js';
+import type { FeatureSupport } from './engine.js';
+import type { HostProbe } from '../system/host.js';
+
+export const VPN_FEATURE = 'http://tizen.org/feature/network.vpn';
+
+export function missingForVpn(probe: HostProbe): string[] {
+  const missing: string[] = [];
+  if (!probe.tunDevice) {
+    missing.push(`the TUN device /dev/net/tun cannot be opened (${probe.tunDeviceError ?? 'unknown'}): load the "tun" kernel module or give the container /dev/net/tun`);
+  }
+  if (!probe.netAdmin) missing.push('the daemon lacks CAP_NET_ADMIN: run it as root or grant AmbientCapabilities=CAP_NET_ADMIN');
+  return missing;
+}
+
+export function featureSupport(probe: HostProbe): FeatureSupport {
+  return { missing: () => missingForVpn(probe) };
+}
+
+export function describeFeatures(probe: HostProbe, dnsBackend: string | null): Features {
+  const missing = missingForVpn(probe);
+  if (!probe.nft.available) missing.push('nft is not installed (Debian package "nftables"): the firewall (block/unblock) is unavailable');
+  return {
+    feature: VPN_FEATURE,
+    supported: missingForVpn(probe).length === 0,
+    tunDevice: probe.tunDevice,
+    netAdmin: probe.netAdmin,
+    nft: probe.nft,
+    dnsBackend,
+    missing,
+  };
+}

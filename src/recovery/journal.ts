@@ -1,0 +1,156 @@
+/**
+ * Crash recovery. While the daemon runs, a journal in the state directory records what it holds
+ * in the kernel (the active TUN). A clean shutdown removes the journal; finding one at start
+ * means the predecessor died (SIGKILL, OOM, power): the reconcilers then look at what it left,
+ * undo what is stale, keep what must stay (the firewall block is fail-closed), and report.
+ */
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EventBus } from '../engine/events.js';
+import type { LinkProbe } from '../system/links.js';
+
+export const JOURNAL_FILE = 'runtime.json';
+
+export interface JournalInterface {
+  name: string;
+  index: number;
+}
+
+export interface Journal {
+  pid: number;
+  startedAt: string;
+  epoch: string;
+  interfaces: JournalInterface[];
+}
+
+/** What one reconciler found and did, for the log and the daemon.recovered event. */
+export interface RecoveryReport {
+  reconciler: string;
+  found: string[];
+  did: string[];
+}
+
+export interface Reconciler {
+  name: string;
+  /** `previous` is the crashed run's journal, or undefined after a clean shutdown. */
+  run(previous: Journal | undefined): Promise<Omit<RecoveryReport, 'reconciler'>>;
+}
+
+/** Written so that a crash at any point leaves either the old or the new file, whole. */
+function writeAtomic(path: string, content: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export function readJournal(stateDir: string): Journal | undefined {
+  const path = join(stateDir, JOURNAL_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const j = JSON.parse(readFileSync(path, 'utf8')) as Journal;
+    if (typeof j.pid !== 'number' || !Array.isArray(j.interfaces)) throw new Error('bad shape');
+    return j;
+  } catch {
+    // A journal we cannot read still says the predecessor did not stop cleanly.
+    return { pid: 0, startedAt: '', epoch: '', interfaces: [] };
+  }
+}
+
+/** Whether `pid` is another live vpnsvc daemon (same program), not a recycled pid. */
+export function isLiveDaemon(pid: number): boolean {
+  if (pid <= 0 || pid === process.pid) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.some((a) => /(^|\/)server\.[jt]s$/.test(a));
+  } catch {
+    return false;
+  }
+}
+
+/** Keeps the journal in step with the engine's interface events. */
+export class RuntimeJournal {
+  private readonly path: string;
+  private readonly record: Journal;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(stateDir: string, private readonly bus: EventBus) {
+    this.path = join(stateDir, JOURNAL_FILE);
+    this.record = { pid: process.pid, startedAt: new Date().toISOString(), epoch: bus.epoch, interfaces: [] };
+  }
+
+  start(): void {
+    this.write();
+    this.unsubscribe = this.bus.subscribe((e) => {
+      const index = typeof e.data?.index === 'number' ? e.data.index : -1;
+      if ((e.type === 'interface.created' || e.type === 'interface.replaced') && e.interface) {
+        this.record.interfaces = [...this.record.interfaces.filter((i) => i.name !== e.interface), { name: e.interface, index }];
+        this.write();
+      } else if (e.type === 'interface.removed' && e.interface) {
+        this.record.interfaces = this.record.interfaces.filter((i) => i.name !== e.interface);
+        this.write();
+      }
+    });
+  }
+
+  private write(): void {
+    writeAtomic(this.path, `${JSON.stringify(this.record, null, 2)}\n`);
+  }
+
+  /** At the end of a clean shutdown: nothing is left for a successor to reconcile. */
+  close(): void {
+    this.unsubscribe?.();
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+
+/**
+ * A TUN of the crashed run that still exists (another process inherited its fd, or someone made
+ * it persistent) is stale: nothing can drive it any more, and its name would push the next init
+ * to another one. Only a link with the recorded name, the recorded index and TUN type is touched:
+ * index numbers are not reused, so a user's own device of the same name is left alone.
+ */
+export function staleTunReconciler(links: LinkProbe): Reconciler {
+  return {
+    name: 'tun',
+    async run(previous) {
+      const found: string[] = [];
+      const did: string[] = [];
+      for (const i of previous?.interfaces ?? []) {
+        const index = links.index(i.name);
+        if (index === undefined) {
+          found.push(`${i.name} (index ${i.index}) is gone, as it should be`);
+        } else if (index !== i.index || !links.isTun(i.name)) {
+          found.push(`${i.name} exists but is not the crashed run's TUN (index ${index}, was ${i.index}): left alone`);
+        } else {
+          found.push(`${i.name} (index ${i.index}) is still there`);
+          await links.remove(i.name);
+          did.push(`removed the stale TUN ${i.name}`);
+        }
+      }
+      return { found, did };
+    },
+  };
+}
+
+export async function reconcile(previous: Journal | undefined, reconcilers: Reconciler[]): Promise<RecoveryReport[]> {
+  const reports: RecoveryReport[] = [];
+  for (const r of reconcilers) {
+    try {
+      reports.push({ reconciler: r.name, ...(await r.run(previous)) });
+    } catch (err) {
+      reports.push({ reconciler: r.name, found: [], did: [`failed: ${(err as Error).message}`] });
+    }
+  }
+  return reports;
+}

@@ -1,0 +1,299 @@
+/**
+ * The daemon process as operators run it: TLS, graceful SIGTERM within its bound, recovery after
+ * SIGKILL, structured logs that never carry a token, the admin token from a file.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { JOURNAL_FILE } from '../../src/recovery/journal.js';
+import { projectRoot } from '../../src/config/project-root.js';
+import { spawnDaemon, waitReady, type Daemon } from '../helpers/daemon.js';
+import { sseFollow, wsFollow } from '../helpers/follower.js';
+import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
+
+const run = promisify(execFile);
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** The daemon's log as JSON objects (one per line). */
+function logLines(d: Daemon): Record<string, any>[] {
+  return d.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+}
+
+async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function cliBin(args: string[], env: Record<string, string>) {
+  return run(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/cli/main.ts'), ...args], {
+    cwd: projectRoot(), env: { ...process.env, ...env },
+  }).then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }));
+}
+
+test('TLS: HTTPS and WSS with a certificate made in the test; plain HTTP gets nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=vpnsvc-test', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+  const port = await freePort();
+  const daemon = spawnDaemon({ VPNSVC_LISTEN: `127.0.0.1:${port}`, VPNSVC_TLS_CERT: cert, VPNSVC_TLS_KEY: key }, dir);
+  t.after(() => daemon.stop());
+  await waitFor(() => existsSync(join(dir, 'state', 'admin.token')) && /"msg":"Server listening/.test(daemon.output()), 15_000);
+  const ca = readFileSync(cert);
+  const token = daemon.token();
+
+  const get = (path: string, opts: { ca?: Buffer } = { ca }) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path, ...opts, headers: { authorization: `Bearer ${token}` } }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const health = await get('/health');
+  assert.equal(health.status, 200);
+  assert.equal(JSON.parse(health.body).status, 'ok');
+  await assert.rejects(get('/health', {}), /self-signed|unable to verify/i, 'an unknown CA is refused');
+  // Plain HTTP to the TLS port: no HTTP answer.
+  const plain = await new Promise<string>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => s.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'));
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(got));
+    setTimeout(() => s.destroy(), 2000);
+  });
+  assert.doesNotMatch(plain, /^HTTP\/1\.1 200/);
+
+  // WSS: the events stream over TLS.
+  const f = await wsFollow(`wss://127.0.0.1:${port}/events`, token, { ca });
+  await f.until((m) => m[0]?.type === 'hello');
+  f.close();
+  // The CLI over HTTPS with the CA.
+  const cli = await cliBin(['--url', `https://127.0.0.1:${port}`, '--ca', cert, 'health', '--json'], { VPNSVC_TOKEN: token });
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal(JSON.parse(cli.stdout).status, 'ok');
+  const refused = await cliBin(['--url', `https://127.0.0.1:${port}`, 'health'], { VPNSVC_TOKEN: token });
+  assert.equal(refused.code, 3, 'without the CA the CLI refuses the certificate');
+});
+
+describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
+  test('SIGTERM: followers told, the interface deinitialized, exit 0 within the bound', async (t) => {
+    const daemon = spawnDaemon({ VPNSVC_SHUTDOWN_TIMEOUT_MS: '3000' });
+    t.after(() => daemon.stop());
+    await waitReady(daemon);
+    const token = daemon.token();
+    assert.equal((await daemon.call('POST', '/interfaces', { name: 'vsterm0' })).status, 201);
+    const ws = await wsFollow(`ws+unix://${daemon.socket}:/events`, token);
+    const sse = await sseFollow(`http://localhost/events`, { authorization: `Bearer ${token}` }, daemon.socket);
+    await sse.until((s) => s.includes('hello'));
+    assert.ok(existsSync(join(daemon.dir, 'state', JOURNAL_FILE)), 'the journal exists while running');
+
+    const t0 = Date.now();
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited, 0);
+    const elapsed = Date.now() - t0;
+    t.diagnostic(`SIGTERM to exit: ${elapsed} ms`);
+    assert.ok(elapsed < 3000, `within the 3 s bound (${elapsed} ms)`);
+    assert.equal((await ws.closed).code, 1001);
+    assert.equal(ws.messages.at(-1)?.type, 'daemon.stopping');
+    assert.deepEqual(ws.messages.at(-1)?.reason, { source: 'daemon', detail: 'SIGTERM' });
+    await sse.ended;
+    assert.match(await sse.until(() => true), /event: daemon.stopping/);
+    assert.equal(link('vsterm0'), undefined, 'deinit removed the TUN');
+    assert.ok(!existsSync(join(daemon.dir, 'state', JOURNAL_FILE)), 'a clean stop leaves no journal');
+    const done = logLines(daemon).find((l) => l.msg === 'shutdown complete');
+    assert.ok(done && typeof done.elapsedMs === 'number');
+  });
+
+  test('SIGKILL in the middle of operations, then a restart: nothing of the user\'s is lost', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-crash-'));
+    const first = spawnDaemon({}, dir);
+    t.after(() => first.stop());
+    await waitReady(first);
+    const adminToken = first.token();
+    // The user's own things: a restricted token, and a device of theirs named like ours later.
+    const ui = await cliBin(['token', 'add', 'ui', '--privileges', 'vpnservice'], { VPNSVC_STATE_DIR: join(dir, 'state') });
+    assert.equal(ui.code, 0, ui.stderr);
+    const uiToken = ui.stdout.trim();
+    const tokensBefore = readFileSync(join(dir, 'state', 'tokens.json'), 'utf8');
+    first.child.kill('SIGTERM');
+    await first.exited;
+    const second = spawnDaemon({}, dir);
+    t.after(() => second.stop());
+    await waitReady(second);
+    assert.equal((await second.call('POST', '/interfaces', { name: 'vscrash0' })).status, 201);
+    assert.equal((await second.call('PATCH', '/interfaces/vscrash0', { localIp: '10.74.0.1', remoteIp: '10.74.0.2' })).status, 200);
+    // A burst of state changes in flight, killed in the middle.
+    const burst = Array.from({ length: 40 }, (_, i) =>
+      i % 2 ? second.call('POST', '/interfaces/vscrash0/apply').catch(() => undefined)
+        : second.call('PATCH', '/interfaces/vscrash0', { mtu: 1300 + i }).catch(() => undefined));
+    await new Promise((r) => setTimeout(r, 15));
+    second.child.kill('SIGKILL');
+    await second.exited;
+    await Promise.all(burst);
+    assert.ok(existsSync(join(dir, 'state', JOURNAL_FILE)), 'a killed daemon leaves its journal');
+    rmSync(second.socket, { force: true });
+
+    const third = spawnDaemon({}, dir);
+    t.after(() => third.stop());
+    await waitReady(third);
+    // The user's tokens are intact and work; the admin token is the same.
+    assert.equal(readFileSync(join(dir, 'state', 'tokens.json'), 'utf8'), tokensBefore);
+    assert.equal(third.token(), adminToken);
+    assert.equal((await third.call('GET', '/interfaces', undefined, uiToken)).status, 200);
+    // The crashed run's TUN is gone, so the same name is free again.
+    assert.equal((await third.call('POST', '/interfaces', { name: 'vscrash0' })).body.name, 'vscrash0');
+    // What recovery found is logged and is an event.
+    const recovery = logLines(third).find((l) => l.msg === 'recovery: tun');
+    assert.ok(recovery, third.output());
+    assert.equal(recovery.predecessor, second.child.pid);
+    assert.match(recovery.found.join('\n'), /vscrash0 \(index \d+\) is gone/);
+    const events = (await third.call('GET', '/events?types=daemon')).body.events as { type: string; reason: { source: string }; data: any }[];
+    assert.deepEqual(events.map((e) => e.type), ['daemon.started', 'daemon.recovered']);
+    assert.equal(events[1]!.reason.source, 'recovery');
+    assert.equal(events[1]!.data.predecessor.pid, second.child.pid);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a stale TUN of the crashed run is removed; a user\'s device of the same name is left alone', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-stale-'));
+    // A persistent TUN the crashed run would have held (as if its fd had outlived it) ...
+    ip('tuntap', 'add', 'mode', 'tun', 'name', 'vsstale0');
+    // ... and the user's own device, recorded under an index it no longer has.
+    ip('tuntap', 'add', 'mode', 'tun', 'name', 'vsuser0');
+    t.after(() => {
+      for (const n of ['vsstale0', 'vsuser0']) if (link(n)) ip('link', 'delete', n);
+    });
+    mkdirSync(join(dir, 'state'), { recursive: true });
+    writeFileSync(join(dir, 'state', JOURNAL_FILE), JSON.stringify({
+      pid: 999_999, startedAt: '2026-01-01T00:00:00.000Z', epoch: 'x',
+      interfaces: [{ name: 'vsstale0', index: link('vsstale0')!.ifindex }, { name: 'vsuser0', index: link('vsuser0')!.ifindex + 1000 }],
+    }));
+    const daemon = spawnDaemon({}, dir);
+    t.after(() => daemon.stop());
+    await waitReady(daemon);
+    assert.equal(link('vsstale0'), undefined, 'the stale TUN is removed');
+    assert.ok(link('vsuser0'), 'the user\'s device stays');
+    const r = logLines(daemon).find((l) => l.msg === 'recovery: tun')!;
+    assert.deepEqual(r.did, ['removed the stale TUN vsstale0']);
+    assert.match(r.found[1], /vsuser0 exists but is not the crashed run's TUN/);
+  });
+
+  test('logs: JSON lines with request ids; no token ever, right or wrong, in header, query or WebSocket', async (t) => {
+    const daemon = spawnDaemon({ VPNSVC_LOG_LEVEL: 'info' });
+    t.after(() => daemon.stop());
+    await waitReady(daemon);
+    const token = daemon.token();
+    const wrong = 'WrongToken_' + 'q'.repeat(32);
+    const raw = (path: string, headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ socketPath: daemon.socket, path, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal(await raw('/interfaces', { authorization: `Bearer ${token}`, 'x-request-id': 'trace-abc' }), 200);
+    assert.equal(await raw('/interfaces', { authorization: `Bearer ${wrong}` }), 401);
+    assert.equal(await raw(`/events?token=${token}&access_token=${wrong}`, {}), 401);
+    assert.equal(await raw('/interfaces', { authorization: token }), 401);
+    const f = await wsFollow(`ws+unix://${daemon.socket}:/events`, token);
+    f.close();
+    await daemon.call('POST', '/interfaces', { name: 'vslog0' });
+    await daemon.call('DELETE', '/interfaces/vslog0');
+    await new Promise((r) => setTimeout(r, 100));
+    const out = daemon.output();
+    for (const secret of [token, wrong]) assert.ok(!out.includes(secret), 'a token reached the log');
+    const lines = logLines(daemon);
+    assert.ok(lines.length > 5 && lines.every((l) => typeof l.level === 'number' && typeof l.time === 'number'));
+    const traced = lines.filter((l) => l.reqId === 'trace-abc');
+    assert.deepEqual(traced.map((l) => l.msg), ['incoming request', 'request completed']);
+    assert.equal(traced[1]!.res.statusCode, 200);
+    assert.ok(lines.some((l) => l.req?.url === '/events?token=[redacted]&access_token=[redacted]'));
+  });
+
+  test('VPNSVC_ADMIN_TOKEN_FILE: the admin token comes from a file (a Kubernetes Secret)', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-secret-'));
+    const secret = join(dir, 'token');
+    writeFileSync(secret, 'k8s-secret-token-0123456789\n');
+    const daemon = spawnDaemon({ VPNSVC_ADMIN_TOKEN_FILE: secret }, dir);
+    t.after(() => daemon.stop());
+    await waitReady(daemon).catch(() => undefined);
+    await waitFor(() => /Server listening/.test(daemon.output()), 15_000);
+    assert.ok(!existsSync(join(dir, 'state', 'admin.token')), 'no generated token');
+    assert.equal((await daemon.call('GET', '/interfaces', undefined, 'k8s-secret-token-0123456789')).status, 200);
+    const cli = await cliBin(['list', '--json'], { VPNSVC_LISTEN: `unix:${daemon.socket}`, VPNSVC_ADMIN_TOKEN_FILE: secret });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.ok(!daemon.output().includes('k8s-secret-token'));
+
+    writeFileSync(join(dir, 'short'), 'abc');
+    const bad = spawnDaemon({ VPNSVC_ADMIN_TOKEN_FILE: join(dir, 'short') }, mkdtempSync(join(tmpdir(), 'vpnsvc-secret-')));
+    t.after(() => bad.stop());
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.output(), /at least 16 characters/);
+  });
+
+  test('tokens added, revoked or rotated take effect without a restart', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-reload-'));
+    const secret = join(dir, 'admin-secret');
+    writeFileSync(secret, 'first-admin-token-0123456789\n');
+    const daemon = spawnDaemon({ VPNSVC_ADMIN_TOKEN_FILE: secret }, dir);
+    t.after(() => daemon.stop());
+    await waitFor(() => /Server listening/.test(daemon.output()), 15_000);
+    const status = (token: string) => daemon.call('GET', '/interfaces', undefined, token).then((r) => r.status);
+    const eventually = async (token: string, want: number) => {
+      const deadline = Date.now() + 5000;
+      while ((await status(token)) !== want) {
+        if (Date.now() > deadline) throw new Error(`token still answers ${await status(token)}, not ${want}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const added = await cliBin(['token', 'add', 'ops', '--privileges', 'none'], { VPNSVC_STATE_DIR: join(dir, 'state') });
+    assert.equal(added.code, 0, added.stderr);
+    const ops = added.stdout.trim();
+    await eventually(ops, 200);
+    assert.equal((await daemon.call('POST', '/interfaces', { name: 'vsro0' }, ops)).status, 403, 'a read-only token');
+    assert.equal((await cliBin(['token', 'del', 'ops'], { VPNSVC_STATE_DIR: join(dir, 'state') })).code, 0);
+    await eventually(ops, 401);
+    // The Secret is rotated: the old admin token stops, the new one works.
+    writeFileSync(secret, 'second-admin-token-0123456789\n');
+    await eventually('second-admin-token-0123456789', 200);
+    assert.equal(await status('first-admin-token-0123456789'), 401);
+    assert.match(daemon.output(), /"msg":"tokens reloaded"/);
+  });
+
+  test('a second daemon on the same state directory refuses to start', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-twice-'));
+    const first = spawnDaemon({}, dir);
+    t.after(() => first.stop());
+    await waitReady(first);
+    const second = spawnDaemon({ VPNSVC_LISTEN: `unix:${join(dir, 'other.sock')}` }, dir);
+    t.after(() => second.stop());
+    assert.equal(await second.exited, 1);
+    assert.match(second.output(), /another vpnsvc daemon is running with this state directory/);
+    assert.equal((await first.call('GET', '/health')).status, 200);
+  });
+});
+

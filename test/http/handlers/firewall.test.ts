@@ -1,0 +1,99 @@
+/**
+ * /firewall and /protect at the HTTP edge, in the test namespace: privileges, refusals that
+ * happen before nft runs (the kernel keeps no table), and NOT_SUPPORTED without nft.
+ * The kill switch's effect on traffic is tested in test/firewall/.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, describe, test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { KillSwitch } from '../../../src/engine/kill-switch.js';
+import { NftFirewall } from '../../../src/system/nft.js';
+import { TOKENS, build } from '../../helpers/app.js';
+import { assertContract } from '../../helpers/contract.js';
+import { spawnDaemon, waitReady } from '../../helpers/daemon.js';
+import { ip, kernelTestOptions, link } from '../../helpers/kernel.js';
+
+const BLOCK = { allowVpn: [{ address: '0.0.0.0', prefix: 0 }], allowOriginal: [] };
+
+/**
+ * The real app with a kill switch that sees no default route, whatever other tests do to the
+ * shared test namespace's routes: a block must never be applied in that namespace.
+ */
+async function buildWithoutDefaultRoute(t: TestContext) {
+  const { admin } = await build(t, { killSwitch: (engine) => new KillSwitch(engine, new NftFirewall(), () => []) });
+  return admin;
+}
+
+function serviceTableExists(): boolean {
+  const out = JSON.parse(execFileSync('nft', ['-j', 'list', 'tables'], { encoding: 'utf8' })) as { nftables: Array<{ table?: { name: string } }> };
+  return out.nftables.some((o) => o.table?.name === 'vpnsvc');
+}
+
+test('/firewall and /protect need both privileges to change anything', async (t) => {
+  const { request } = await build(t);
+  const restricted = `Bearer ${TOKENS.vpnservice}`;
+  for (const [method, url, body] of [
+    ['put', '/firewall', BLOCK],
+    ['delete', '/firewall', undefined],
+    ['post', '/protect', { pid: 1, fd: 0, interface: 'lo' }],
+  ] as const) {
+    const res = await request[method](url).set('authorization', restricted).send(body);
+    assert.equal(res.status, 403, `${method} ${url}`);
+    assert.equal(res.body.error, 'VPNSVC_ERROR_PERMISSION_DENIED');
+    assert.equal((await request[method](url).send(body)).status, 401, `${method} ${url} without a token`);
+  }
+});
+
+describe('/firewall in the test namespace', kernelTestOptions(), () => {
+  after(() => {
+    if (link('vsfwh0')) ip('link', 'delete', 'vsfwh0');
+  });
+
+  test('GET /firewall reads the kernel: no table, no block', async (t) => {
+    const { admin } = await build(t);
+    const res = await admin.get('/firewall').expect(200);
+    assertContract('getFirewall', res);
+    assert.deepEqual(res.body, { blocked: false, vpnInterface: null, originalInterface: null, allowVpn: [], allowOriginal: [] });
+  });
+
+  test('PUT /firewall without an active VPN interface is 404, and nothing is applied', async (t) => {
+    const { admin } = await build(t);
+    const res = await admin.put('/firewall').send(BLOCK);
+    assert.equal(res.status, 404);
+    assertContract('blockNetworks', res);
+    assert.match(res.body.message, /no VPN interface is active/);
+    assert.equal(serviceTableExists(), false);
+  });
+
+  test('PUT /firewall with no default route and no originalInterface is 400, and nothing is applied', async (t) => {
+    const admin = await buildWithoutDefaultRoute(t);
+    assert.equal((await admin.post('/interfaces').send({ name: 'vsfwh0' })).status, 201);
+    const res = await admin.put('/firewall').send(BLOCK);
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assertContract('blockNetworks', res);
+    assert.match(res.body.message, /no default route/);
+    assert.equal(serviceTableExists(), false);
+  });
+
+  test('without nft: GET /features says so, and the firewall answers 501 naming the package', async () => {
+    // PATH without nft: the daemon's own probe and its firewall both find no nft
+    const daemon = spawnDaemon({ PATH: '/nonexistent' });
+    try {
+      await waitReady(daemon);
+      const features = await daemon.call('GET', '/features');
+      assertContract('getFeatures', features);
+      assert.equal(features.body.nft.available, false);
+      assert.ok(features.body.missing.some((m: string) => /nftables/.test(m)), JSON.stringify(features.body.missing));
+      assert.equal((await daemon.call('POST', '/interfaces', { name: 'vsfwh0' })).status, 201);
+      for (const [method, body] of [['GET', undefined], ['PUT', BLOCK], ['DELETE', undefined]] as const) {
+        const res = await daemon.call(method, '/firewall', body);
+        assert.equal(res.status, 501, `${method}: ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error, 'VPNSVC_ERROR_NOT_SUPPORTED');
+        assert.match(res.body.message, /Debian package "nftables"/);
+      }
+    } finally {
+      await daemon.stop();
+    }
+  });
+});

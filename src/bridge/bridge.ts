@@ -13,9 +13,9 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import type { ActiveInterface } from '../engine/engine.js';
-import { FRAMING_BATCH, FRAMING_PACKET, PacketChannel, type Framing } from '../dataplane/packet-channel.js';
-import * as native from '../system/native.js';
+import { FRAMING_BATCH, FRAMING_PACKET, type Framing } from '../dataplane/framing.js';
+import { PacketChannel } from '../dataplane/packet-channel.js';
+import { openPointToPoint } from '../system/tun.js';
 
 const USAGE = `usage: vpnsvc bridge --url <ws-url> --name <tun> --local <ipv4> --peer <ipv4>
                      [--mtu <n>] [--framing batch|packet] [--token-file <path>] [--mask]
@@ -76,30 +76,8 @@ export function runBridge(opts: BridgeOptions, log: (line: string) => void = (l)
   done: Promise<number>;
   stop(): void;
 } {
-  const tun = native.tunOpen(opts.name);
-  const iface: ActiveInterface = {
-    name: tun.name,
-    index: native.ifIndex(tun.name) ?? 0,
-    fd: tun.fd,
-    session: 'bridge',
-    staged: { mtu: opts.mtu, localIp: opts.local, remoteIp: opts.peer },
-  };
-  let closedFd = false;
-  const closeTun = () => {
-    if (closedFd) return;
-    closedFd = true;
-    native.closeFd(tun.fd); // a non-persistent TUN disappears with its last fd
-  };
-  try {
-    native.setLocalAddress(tun.name, opts.local);
-    native.setPeerAddress(tun.name, opts.peer);
-    native.setMtu(tun.name, opts.mtu);
-    native.setLinkUp(tun.name, true);
-  } catch (err) {
-    closeTun();
-    throw err;
-  }
-  const channel = new PacketChannel(iface);
+  const tun = openPointToPoint(opts.name, opts.local, opts.peer, opts.mtu);
+  const channel = new PacketChannel(tun);
   const ws = new WebSocket(opts.url, opts.framing === FRAMING_BATCH ? [FRAMING_BATCH] : [], {
     perMessageDeflate: false,
     maxPayload: 1 << 20,
@@ -138,7 +116,7 @@ export function runBridge(opts: BridgeOptions, log: (line: string) => void = (l)
     ws.on('error', (err) => log(`bridge: ${err.message}`));
     ws.on('close', (code, reason) => {
       channel.close('the stream ended');
-      closeTun();
+      tun.close();
       log(`bridge: stream closed (${code}${reason.length ? ` ${reason.toString()}` : ''}); counters ${JSON.stringify(channel.counters)}`);
       resolve(code);
     });

@@ -10,7 +10,6 @@ import { json, send, ServiceError, UsageError, type Endpoint } from './client.js
 import * as view from './render.js';
 import { followEvents } from './follow-events.js';
 import { tokenCommands } from './token-commands.js';
-import { parseFor } from './parse.js';
 
 type Obj = Record<string, unknown>;
 
@@ -103,17 +102,17 @@ const REST: RestSpec[] = [
   { words: 'features', op: 'GET /features', summary: 'what this host supports (TUN, CAP_NET_ADMIN, nft, DNS backend)' },
   { words: 'health', op: 'GET /health', summary: 'is the daemon alive' },
   { words: 'spec', op: 'GET /openapi.yaml', summary: 'print the OpenAPI document' },
-  // Routes (issue 3)
+  // Routes
   { words: 'route add', op: 'POST /routes', args: '<address/prefix>...', arity: [1, Infinity], summary: 'route networks into the tunnel (several: one all-or-nothing batch)', body: (p) => (p.positionals.length === 1 ? parseCidr(p.positionals[0]!) : cidrs(p)), show: () => 'added' },
   { words: 'route list', op: 'GET /routes', summary: 'routes through the tunnel' },
   { words: 'route del', op: 'DELETE /routes/{address}/{prefix}', args: '<address/prefix>...', arity: [1, Infinity], summary: 'remove routes (several: one all-or-nothing batch)', params: (p) => { const c = parseCidr(p.positionals[0]!); return { address: c.address, prefix: String(c.prefix) }; }, bulk: { op: 'DELETE /routes', body: cidrs }, show: () => 'removed' },
-  // DNS (issue 3)
+  // DNS
   { words: 'dns add', op: 'POST /dns', args: '<server>', arity: [1, 1], summary: 'add a DNS server for the tunnel', body: (p) => ({ server: p.positionals[0] }), show: () => 'added' },
   { words: 'dns list', op: 'GET /dns', summary: 'DNS servers, search domains and the resolver backend' },
   { words: 'dns del', op: 'DELETE /dns/{server}', args: '<server>', arity: [1, 1], summary: 'remove a DNS server', params: (p) => ({ server: p.positionals[0]! }), show: () => 'removed' },
   { words: 'dns domain add', op: 'POST /dns/domains', args: '<domain>', arity: [1, 1], summary: 'add a search/routing domain (~. for all names)', body: (p) => ({ domain: p.positionals[0] }), show: () => 'added' },
   { words: 'dns domain del', op: 'DELETE /dns/domains/{domain}', args: '<domain>', arity: [1, 1], summary: 'remove a search/routing domain', params: (p) => ({ domain: p.positionals[0]! }), show: () => 'removed' },
-  // Firewall and protect (issue 4)
+  // Firewall and protect
   {
     words: 'firewall block', op: 'PUT /firewall', summary: 'kill switch: block all but the listed networks (--allow-vpn, --allow-original, --original-interface)',
     options: { 'allow-vpn': { type: 'string', multiple: true }, 'allow-original': { type: 'string', multiple: true }, 'original-interface': { type: 'string' } },
@@ -279,33 +278,16 @@ const write: CliCommand = {
 };
 
 /**
- * `vpnsvc bridge` lives in src/cli/bridge.ts (the data plane's module), loaded on use so the
- * rest of the CLI never depends on it. It exports either `bridgeMain(argv): Promise<exit code>`,
- * which parses its own arguments, or a CliCommand as `command` (or default).
+ * `vpnsvc bridge` is a program of its own (src/bridge/bridge.ts), loaded on use so the rest of
+ * the CLI never loads the native shim. It parses its own arguments.
  */
-const BRIDGE_MODULE = './bridge.js';
-interface BridgeModule {
-  bridgeMain?: (argv: string[]) => Promise<number>;
-  command?: CliCommand;
-  default?: CliCommand;
-}
 const bridge: CliCommand = {
   words: ['bridge'], args: '...', summary: 'connect a local TUN to the daemon\'s packet stream (vpnsvc bridge --help)',
   operations: ['GET /interfaces/{name}/stream'],
   passthrough: true,
-  async run(ctx, p) {
-    let mod: BridgeModule;
-    try {
-      mod = (await import(BRIDGE_MODULE)) as BridgeModule;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-      throw new UsageError('vpnsvc bridge is not part of this build');
-    }
-    if (mod.bridgeMain) return mod.bridgeMain(p.positionals);
-    const cmd = mod.command ?? mod.default;
-    if (!cmd) throw new UsageError('vpnsvc bridge: the bridge module exports no command');
-    const inner = parseFor(cmd, p.positionals);
-    return cmd.run(ctx, { positionals: inner.positionals, values: inner.values });
+  async run(_ctx, p) {
+    const { bridgeMain } = await import('../bridge/bridge.js');
+    return bridgeMain(p.positionals);
   },
 };
 

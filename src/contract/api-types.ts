@@ -12,17 +12,13 @@ export type Features = Schemas['Features'];
 export type Health = Schemas['Health'];
 export type ErrorBody = Schemas['Error'];
 export type OperationId = keyof operations;
-// --- issue 3: routes & dns ---
 export type Route = Schemas['Route'];
 export type RoutesAdded = Schemas['RoutesAdded'];
 export type Dns = Schemas['Dns'];
-// --- issue 4: firewall & protect ---
 export type NetworkPrefix = Schemas['NetworkPrefix'];
 export type FirewallBlock = Schemas['FirewallBlock'];
 export type FirewallState = Schemas['FirewallState'];
 export type ProtectSocket = Schemas['ProtectSocket'];
-// --- issue 5: data plane ---
-// --- issue 6: operations ---
 export type VpnEvent = Schemas['Event'];
 export type EventReason = Schemas['EventReason'];
 export type EventBacklog = Schemas['EventBacklog'];

@@ -1,20 +1,69 @@
 /**
- * The daemon's operational life around the engine: what is read before the app is built (TLS
- * files, an admin token from a file), crash recovery and the journal at start, token reloads,
- * and the bounded graceful shutdown on SIGTERM/SIGINT. server.ts calls these in order.
+ * The daemon's life: configuration, what is read before the house is built (TLS files, an admin
+ * token from a file), the house itself (compose.ts), crash recovery and the journal, listening,
+ * token reloads, and the bounded graceful shutdown on SIGTERM/SIGINT.
  */
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { installAdminToken } from '../tokens/admin-token.js';
-import type { Config } from '../config/config.js';
-import type { VpnEngine } from '../engine/engine.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { withReason } from '../engine/events.js';
+import type { Vpnsvc } from '../engine/vpnsvc.js';
 import { RuntimeJournal, isLiveDaemon, readJournal, reconcile, staleTunReconciler, type Reconciler } from '../recovery/journal.js';
 import { iproute2Links } from '../system/links.js';
+import { loadNative } from '../system/native.js';
+import { installAdminToken } from '../tokens/admin-token.js';
+import { TokenStore } from '../tokens/token-store.js';
 import { watchTokens } from '../tokens/token-watch.js';
-import type { TokenStore } from '../tokens/token-store.js';
+import { composeDaemon, type Daemon } from './compose.js';
+import { createLogger } from './logging.js';
+
+/**
+ * Runs the daemon until a signal stops it. Exits 2 on bad configuration, 1 when the native shim
+ * is missing or another daemon holds the state directory.
+ */
+export async function runDaemon(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    process.stderr.write(`vpnsvc: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  try {
+    loadNative();
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(1);
+  }
+
+  const { https } = prepareDaemon(config, log);
+  const { store, createdAdminToken } = TokenStore.openStateDir(config.stateDir);
+  if (createdAdminToken) log.info({ path: createdAdminToken }, 'first start: generated an admin token (vpnservice + internet)');
+  let daemon: Daemon;
+  try {
+    daemon = await composeDaemon({ env, stateDir: config.stateDir, tokens: store, log, ...(https && { https }) });
+  } catch (err) {
+    log.fatal(`cannot start the DNS backend: ${(err as Error).message}`);
+    process.exit(2);
+  }
+  const features = await daemon.app.host.features();
+  if (!features.supported) log.warn({ missing: features.missing }, 'the VPN feature is not supported on this host');
+
+  const running = await startDaemon(config, daemon.vpnsvc, store, log);
+  const { app } = daemon;
+  if (config.listen.kind === 'unix') {
+    const path = config.listen.path;
+    // A socket file left by a crashed predecessor would make listen fail with EADDRINUSE.
+    if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
+    await app.listen({ path });
+    chmodSync(path, 0o660);
+  } else {
+    await app.listen({ host: config.listen.host, port: config.listen.port });
+  }
+  handleShutdown(daemon, running, config, log);
+}
 
 /** Before the token store opens: TLS material and an admin token given from outside. Exits 2 on a bad file. */
 export function prepareDaemon(config: Config, log: Logger): { https?: { cert: Buffer; key: Buffer } } {
@@ -41,23 +90,24 @@ export interface RunningDaemon {
  * cleanly, and the reconcilers look at what it left. Exits 1 when another live daemon holds
  * the state directory.
  */
-export async function startDaemon(config: Config, engine: VpnEngine, store: TokenStore, log: Logger, reconcilers: Reconciler[] = []): Promise<RunningDaemon> {
-  engine.events.onListenerError = (err) => log.error({ err }, 'an event listener failed');
+export async function startDaemon(config: Config, vpnsvc: Vpnsvc, store: TokenStore, log: Logger, reconcilers: Reconciler[] = []): Promise<RunningDaemon> {
+  const bus = vpnsvc.events;
+  bus.onListenerError = (err) => log.error({ err }, 'an event listener failed');
   const previous = readJournal(config.stateDir);
   if (previous && isLiveDaemon(previous.pid)) {
     log.fatal({ pid: previous.pid, stateDir: config.stateDir }, 'another vpnsvc daemon is running with this state directory');
     process.exit(1);
   }
   await withReason({ source: 'recovery' }, async () => {
-    engine.events.emit('daemon.started', { data: { pid: process.pid, crashedPredecessor: previous !== undefined } });
+    bus.emit('daemon.started', { data: { pid: process.pid, crashedPredecessor: previous !== undefined } });
     if (!previous) return;
     const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), ...reconcilers]);
     for (const r of reports) {
       log.warn({ reconciler: r.reconciler, found: r.found, did: r.did, predecessor: previous.pid }, `recovery: ${r.reconciler}`);
     }
-    engine.events.emit('daemon.recovered', { data: { predecessor: { pid: previous.pid, startedAt: previous.startedAt }, reports } });
+    bus.emit('daemon.recovered', { data: { predecessor: { pid: previous.pid, startedAt: previous.startedAt }, reports } });
   });
-  const journal = new RuntimeJournal(config.stateDir, engine.events);
+  const journal = new RuntimeJournal(config.stateDir, bus);
   journal.start();
   return { journal, unwatchTokens: watchTokens(config.stateDir, store, log, config.adminTokenFile) };
 }
@@ -67,7 +117,7 @@ export async function startDaemon(config: Config, engine: VpnEngine, store: Toke
  * get half the bound, then the interface is de-initialized (the domains' hooks close streams and
  * restore DNS; the firewall block stays, fail-closed). Past the bound the daemon exits 1 anyway.
  */
-export function handleShutdown(app: FastifyInstance, engine: VpnEngine, running: RunningDaemon, config: Config, log: Logger): void {
+export function handleShutdown({ app, vpnsvc }: Daemon, running: RunningDaemon, config: Config, log: Logger): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -80,14 +130,14 @@ export function handleShutdown(app: FastifyInstance, engine: VpnEngine, running:
     }, config.shutdownTimeoutMs);
     force.unref();
     void withReason({ source: 'daemon', detail: signal }, async () => {
-      engine.events.emit('daemon.stopping', { data: { signal } });
+      vpnsvc.events.emit('daemon.stopping', { data: { signal } });
       running.unwatchTokens();
       const late = await Promise.race([app.close().then(() => false), sleep(config.shutdownTimeoutMs / 2).then(() => true)]);
       if (late) {
         log.warn('requests still running at half the shutdown bound: closing their connections');
         app.server.closeAllConnections();
       }
-      await engine.close();
+      await vpnsvc.close();
       running.journal.close();
       log.info({ elapsedMs: Date.now() - t0 }, 'shutdown complete');
     })

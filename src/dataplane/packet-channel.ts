@@ -1,22 +1,20 @@
 /**
- * The data plane: vpnsvc_read / vpnsvc_write on the active interface's TUN fd, one packet at a
- * time for REST, or as a stream to one remote client. No HTTP here: a stream client is any
- * PacketSocket (a WebSocket fits).
+ * The packets of one TUN: vpnsvc_read / vpnsvc_write one at a time for REST, or a stream to one
+ * remote client. No HTTP and no engine here: a TUN is a TunHandle and a stream client is any
+ * PacketSocket (a WebSocket fits), so the bridge runs the same code on its own TUN.
  *
  * Reads are readiness-driven: a libuv poll on the fd wakes us, and C drains the fd in batches
  * until nothing is queued (see native-shim/src/packet_io.c). Packets a slow stream client cannot
  * take are dropped and counted, never buffered without bound.
  */
+import { constants } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import type { Counters } from '../contract/api-types.js';
 import { errnoError, errnoName, timeout } from '../errors/errors.js';
-import * as native from '../system/native.js';
-import type { ActiveInterface, VpnEngine } from '../engine/engine.js';
+import type { ReadinessWatch, TunHandle } from '../system/tun.js';
+import { FRAMING_BATCH, MAX_PACKET, headerBytes, type Framing } from './framing.js';
 
-/** Sub-protocols (Sec-WebSocket-Protocol) naming the stream framings; none offered = packet. */
-export const FRAMING_PACKET = 'vpnsvc.packet.v1';
-export const FRAMING_BATCH = 'vpnsvc.batch.v1';
-export type Framing = typeof FRAMING_PACKET | typeof FRAMING_BATCH;
+const { EBUSY, ENODEV } = constants.errno;
 
 /** Bytes a stream may have queued towards its client before new packets are dropped. */
 export const STREAM_HIGH_WATER_MARK = 2 * 1024 * 1024;
@@ -30,12 +28,9 @@ export const PACKET_STREAM_HIGH_WATER_MARK = 1024 * 1024;
  * 200 k packets/s, so a GC pause of the event loop does not become kernel drops.
  */
 export const STREAM_TUN_QUEUE_LEN = 2000;
-/** The largest IP packet (IPv4 total length / IPv6 payload field); also a TUN read size. */
-export const MAX_PACKET = 65535;
 /** Longest a REST read may wait. */
 export const MAX_READ_WAIT_MS = 60_000;
 
-const EBUSY = -16;
 
 /**
  * A stream promotes a steady trickle of in-flight buffers to V8's old generation. With the
@@ -70,13 +65,7 @@ export interface PacketSocket {
 /** Counters the data plane keeps itself (see Counters in openapi.yaml); they join the kernel's. */
 export type PacketCounters = Pick<Counters, 'streamDropped' | 'writeDropped' | 'framesRejected'>;
 
-const zeroCounters = (): PacketCounters => ({ streamDropped: 0, writeDropped: 0, framesRejected: 0 });
-const countersByInterface = new WeakMap<ActiveInterface, PacketCounters>();
-
-/** The data plane's counters of an interface (zeros when it never carried a packet). */
-export function packetCounters(iface: ActiveInterface): PacketCounters {
-  return { ...(countersByInterface.get(iface) ?? zeroCounters()) };
-}
+export const zeroCounters = (): PacketCounters => ({ streamDropped: 0, writeDropped: 0, framesRejected: 0 });
 
 /**
  * One attached stream: TUN → client on readiness, client → TUN on each message. Owned by the
@@ -93,13 +82,13 @@ export class PacketStream {
   readonly moved = { toClient: 0, fromClient: 0 };
 
   constructor(
-    private readonly fd: number,
+    private readonly tun: TunHandle,
     private readonly socket: PacketSocket,
     readonly framing: Framing,
     private readonly counters: PacketCounters,
     private readonly highWaterMark: number,
   ) {
-    this.header = framing === FRAMING_BATCH ? native.FRAME_HEADER_BYTES : 0;
+    this.header = headerBytes(framing);
   }
 
   /** Drains the TUN into the client. Called on readiness. Returns 0, or the -errno of a failed read. */
@@ -117,7 +106,7 @@ export class PacketStream {
         }
         const start = this.slabUsed;
         const room = this.slab.subarray(start);
-        const n = native.tunReadBatch(this.fd, room, MAX_PACKET, this.header, lens);
+        const n = this.tun.readBatch(room, MAX_PACKET, this.header, lens);
         if (n <= 0) return n;
         let bytes = 0;
         for (let i = 0; i < n; i++) bytes += lens[i] as number;
@@ -166,10 +155,10 @@ export class PacketStream {
     const before = stats[1] as number;
     let rc: number;
     if (this.header > 0) {
-      rc = native.tunWriteBatch(this.fd, data, this.header, null, 0, stats);
+      rc = this.tun.writeBatch(data, this.header, null, 0, stats);
     } else {
       this.one[0] = data.length;
-      rc = native.tunWriteBatch(this.fd, data, 0, this.one, 1, stats);
+      rc = this.tun.writeBatch(data, 0, this.one, 1, stats);
     }
     this.counters.writeDropped += (stats[1] as number) - before;
     stats[1] = before;
@@ -194,18 +183,15 @@ interface Waiter {
  * readiness watch on the fd serves whichever is active.
  */
 export class PacketChannel {
-  private watch: native.ReadinessWatch | undefined;
+  private watch: ReadinessWatch | undefined;
   private stream: PacketStream | undefined;
   private onStreamEnd: ((why: string) => void) | undefined;
   private readonly waiters: Waiter[] = [];
   private readonly readLens = new Uint32Array(1);
-  readonly counters: PacketCounters;
+  readonly counters: PacketCounters = zeroCounters();
   closed = false;
 
-  constructor(readonly iface: ActiveInterface) {
-    this.counters = zeroCounters();
-    countersByInterface.set(iface, this.counters);
-  }
+  constructor(readonly tun: TunHandle) {}
 
   get hasStream(): boolean {
     return this.stream !== undefined;
@@ -216,15 +202,15 @@ export class PacketChannel {
    * seed's select() did. Refused while a stream owns the interface's packets.
    */
   read(timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
-    if (this.stream) return Promise.reject(busy(this.iface.name, 'a stream is attached; it receives every packet'));
+    if (this.stream) return Promise.reject(busy(this.tun.name, 'a stream is attached; it receives every packet'));
     const now = this.readOne();
     if (now) return Promise.resolve(now);
-    if (timeoutMs <= 0) return Promise.reject(readTimeout(this.iface.name, 0));
+    if (timeoutMs <= 0) return Promise.reject(readTimeout(this.tun.name, 0));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       waiter.timer = setTimeout(() => {
         this.removeWaiter(waiter);
-        reject(readTimeout(this.iface.name, timeoutMs));
+        reject(readTimeout(this.tun.name, timeoutMs));
       }, timeoutMs);
       // A reader that went away must not take a packet with it.
       signal?.addEventListener('abort', () => {
@@ -239,17 +225,17 @@ export class PacketChannel {
 
   /** vpnsvc_write: one packet into the TUN. Returns the bytes written. */
   write(packet: Buffer): number {
-    const rc = native.tunWrite(this.iface.fd, packet);
+    const rc = this.tun.write(packet);
     if (rc < 0) {
       this.counters.writeDropped++;
-      throw errnoError(rc, `write a packet to "${this.iface.name}"`, 'VPNSVC_ERROR_IO_ERROR');
+      throw errnoError(rc, `write a packet to "${this.tun.name}"`, 'VPNSVC_ERROR_IO_ERROR');
     }
     return rc;
   }
 
   /** EBUSY when a stream is attached, so a second client can be refused before it upgrades. */
   requireNoStream(): void {
-    if (this.stream) throw busy(this.iface.name, 'another client holds its stream (one stream per interface)');
+    if (this.stream) throw busy(this.tun.name, 'another client holds its stream (one stream per interface)');
   }
 
   /**
@@ -264,14 +250,14 @@ export class PacketChannel {
   ): PacketStream {
     this.requireNoStream();
     tuneHeapForStreaming();
-    native.raiseTxQueueLen(this.iface.name, STREAM_TUN_QUEUE_LEN);
-    const stream = new PacketStream(this.iface.fd, socket, framing, this.counters, highWaterMark);
+    this.tun.raiseTxQueueLen(STREAM_TUN_QUEUE_LEN);
+    const stream = new PacketStream(this.tun, socket, framing, this.counters, highWaterMark);
     this.stream = stream;
     this.onStreamEnd = onEnd;
     // Packets that were waiting for REST readers now belong to the stream.
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
-      w.reject(busy(this.iface.name, 'a stream was attached while this read waited'));
+      w.reject(busy(this.tun.name, 'a stream was attached while this read waited'));
     }
     this.updateWatch();
     return stream;
@@ -298,16 +284,16 @@ export class PacketChannel {
     this.endStream(why);
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
-      w.reject(errnoError(-19 /* ENODEV */, `read from "${this.iface.name}": ${why}`));
+      w.reject(errnoError(-ENODEV, `read from "${this.tun.name}": ${why}`));
     }
     this.updateWatch();
   }
 
   private readOne(): Buffer | undefined {
     const buf = Buffer.allocUnsafe(MAX_PACKET);
-    const n = native.tunReadBatch(this.iface.fd, buf, MAX_PACKET, 0, this.readLens);
+    const n = this.tun.readBatch(buf, MAX_PACKET, 0, this.readLens);
     if (n === 0) return undefined;
-    if (n < 0) throw errnoError(n, `read from "${this.iface.name}"`, 'VPNSVC_ERROR_IO_ERROR');
+    if (n < 0) throw errnoError(n, `read from "${this.tun.name}"`, 'VPNSVC_ERROR_IO_ERROR');
     // A copy of the right size, so the 64 KiB scratch is not kept alive by a small packet.
     return Buffer.from(buf.subarray(0, this.readLens[0]));
   }
@@ -348,7 +334,7 @@ export class PacketChannel {
   private updateWatch(): void {
     const wanted = !this.closed && (this.stream !== undefined || this.waiters.length > 0);
     if (wanted && !this.watch) {
-      this.watch = native.watchReadable(this.iface.fd, () => this.onReadable());
+      this.watch = this.tun.watchReadable(() => this.onReadable());
     } else if (!wanted && this.watch) {
       this.watch.close();
       this.watch = undefined;
@@ -357,67 +343,9 @@ export class PacketChannel {
 }
 
 function busy(name: string, why: string) {
-  return errnoError(EBUSY, `"${name}" is busy: ${why}`, 'VPNSVC_ERROR_IO_ERROR');
+  return errnoError(-EBUSY, `"${name}" is busy: ${why}`, 'VPNSVC_ERROR_IO_ERROR');
 }
 
 function readTimeout(name: string, ms: number) {
   return timeout(ms === 0 ? `no packet queued on "${name}"` : `no packet on "${name}" within ${ms} ms`);
-}
-
-/**
- * The data plane of whichever interface is active. It follows the engine: a new interface gets
- * a new channel, and deinit closes the channel before the fd is closed (a poll on a closed fd
- * could end up watching a recycled one).
- */
-export class DataPlane {
-  private channel: PacketChannel | undefined;
-
-  constructor(private readonly engine: VpnEngine) {
-    engine.onDeinit((iface) => {
-      if (this.channel?.iface === iface) {
-        this.channel.close('the interface was removed');
-        this.channel = undefined;
-      }
-    });
-  }
-
-  /**
-   * vpnsvc_read over REST. Without a timeout the seed's blocking flag decides: blocking waits
-   * up to MAX_READ_WAIT_MS, non-blocking only takes a packet already queued.
-   */
-  read(name: string, timeoutMs: number | undefined, signal?: AbortSignal): Promise<Buffer> {
-    const channel = this.channelFor(name);
-    const wait = timeoutMs ?? (native.isNonBlocking(channel.iface.fd) ? 0 : MAX_READ_WAIT_MS);
-    return channel.read(wait, signal);
-  }
-
-  /** vpnsvc_write over REST: one packet; the bytes written. */
-  write(name: string, packet: Buffer): number {
-    return this.channelFor(name).write(packet);
-  }
-
-  /** The channel of interface `name`; NO_SUCH_FILE (from the engine) when it is not active. */
-  channelFor(name: string): PacketChannel {
-    try {
-      this.engine.getIfaceFd(name); // validates the name and that the interface is still there
-    } catch (err) {
-      // The engine may just have dropped a device deleted behind its back: stop watching its fd.
-      if (this.channel && this.channel.iface !== this.engine.activeInterface()) {
-        this.channel.close('the interface is gone');
-        this.channel = undefined;
-      }
-      throw err;
-    }
-    const iface = this.engine.activeInterface() as ActiveInterface;
-    if (this.channel?.iface !== iface) {
-      this.channel?.close('the interface was replaced');
-      this.channel = new PacketChannel(iface);
-    }
-    return this.channel;
-  }
-
-  close(): void {
-    this.channel?.close('the service is stopping');
-    this.channel = undefined;
-  }
 }

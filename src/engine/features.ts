@@ -1,9 +1,13 @@
 /** The seed's feature http://tizen.org/feature/network.vpn, as this host supports it. */
 import type { Features } from '../contract/api-types.js';
-import type { FeatureSupport } from './engine.js';
 import type { HostProbe } from '../system/host.js';
 
 export const VPN_FEATURE = 'http://tizen.org/feature/network.vpn';
+
+export interface FeatureSupport {
+  /** What the host lacks for the VPN feature, in words an operator can act on; empty when supported. */
+  missing(): string[];
+}
 
 export function missingForVpn(probe: HostProbe): string[] {
   const missing: string[] = [];

@@ -1,120 +1,100 @@
 /**
- * vpnsvc_add_route / vpnsvc_remove_route, singly and in bulk, IPv4 and IPv6. The kernel is the
- * one record of which routes exist: nothing is cached here, so a listing or a duplicate check
- * can never disagree with what `ip route` shows.
+ * The IP routes behind vpnsvc_add_route / vpnsvc_remove_route, singly and in bulk, IPv4 and
+ * IPv6. The kernel is the one record of which routes exist: nothing is cached here, so a listing
+ * or a duplicate check can never disagree with what `ip route` shows.
  */
 import { constants } from 'node:os';
 import type { Route } from '../contract/api-types.js';
 import { VpnsvcError, errnoError, errnoName, invalidParameter, noSuchFile } from '../errors/errors.js';
 import * as native from '../system/native.js';
-import type { ActiveInterface, VpnEngine } from './engine.js';
-import { upInterfaceIndex } from './link-up.js';
 import { type RouteSpec, packRoutes, parseRoute, routeAddress, routeKey, routeText, unpackRoutes } from './route-spec.js';
+
+/** The interface routes go through: its kernel index and name (for messages). */
+export interface RouteTarget {
+  index: number;
+  name: string;
+}
 
 /** One request's worth; the HTTP schema says the same (and 1 MiB of JSON holds about 20,000). */
 export const MAX_ROUTES_PER_CALL = 20_000;
 
 const { EEXIST, ESRCH, ENETDOWN } = constants.errno;
 
-export class VpnRoutes {
-  constructor(private readonly engine: VpnEngine) {
-    // The device takes its routes with it when its fd closes; deleting ours first also covers a
-    // device someone else keeps open.
-    engine.onDeinit((iface) => this.flush(iface));
-  }
+/**
+ * Checks every route, then changes all of them in one netlink batch that the shim undoes on
+ * failure. Returns the routes in canonical form.
+ */
+export function changeRoutes(target: RouteTarget, routes: readonly Route[], add: boolean, bulk: boolean): Route[] {
+  return change(target, routes, add, bulk).map((spec) => ({ address: routeAddress(spec), prefix: spec.prefix }));
+}
 
-  /** vpnsvc_add_route; answers the route in canonical form. */
-  addRoute(name: string, route: Route): Promise<Route> {
-    return this.engine.exclusive(() => {
-      const [spec] = this.change(name, [route], true, false);
-      return { address: routeAddress(spec as RouteSpec), prefix: route.prefix };
-    });
-  }
+/** vpnsvc's routes through the interface, read from the kernel. */
+export function listRoutes(index: number): Route[] {
+  return unpackRoutes(native.listRoutes(index));
+}
 
-  /** Bulk add: every route lands, or none does. Answers how many were added. */
-  addRoutes(name: string, routes: readonly Route[]): Promise<number> {
-    return this.engine.exclusive(() => this.change(name, routes, true, true).length);
-  }
+/** At deinit: deletes what is left of ours on the interface (best effort; the device goes next). */
+export function flushRoutes(index: number): void {
+  const ours = native.listRoutes(index);
+  if (ours.families.length > 0) native.applyRoutes(index, false, ours);
+}
 
-  /** vpnsvc_remove_route. */
-  async removeRoute(name: string, route: Route): Promise<void> {
-    await this.engine.exclusive(() => this.change(name, [route], false, false));
+function change({ index, name }: RouteTarget, routes: readonly Route[], add: boolean, bulk: boolean): RouteSpec[] {
+  const label = (i: number) => (bulk ? `routes[${i}] ` : '');
+  if (routes.length > MAX_ROUTES_PER_CALL) {
+    throw invalidParameter(`at most ${MAX_ROUTES_PER_CALL} routes per call, got ${routes.length}`);
   }
-
-  /** Bulk remove: every route goes, or none does. */
-  async removeRoutes(name: string, routes: readonly Route[]): Promise<void> {
-    await this.engine.exclusive(() => this.change(name, routes, false, true));
-  }
-
-  /** vpnsvc's routes through the interface, read from the kernel. */
-  listRoutes(name: string): Route[] {
-    return unpackRoutes(native.listRoutes(this.engine.getIfaceIndex(name)));
-  }
-
-  private change(name: string, routes: readonly Route[], add: boolean, bulk: boolean): RouteSpec[] {
-    const label = (i: number) => (bulk ? `routes[${i}] ` : '');
-    if (routes.length > MAX_ROUTES_PER_CALL) {
-      throw invalidParameter(`at most ${MAX_ROUTES_PER_CALL} routes per call, got ${routes.length}`);
+  const specs: RouteSpec[] = [];
+  const seen = new Map<string, number>();
+  routes.forEach((r, i) => {
+    let spec: RouteSpec;
+    try {
+      spec = parseRoute(r.address, r.prefix);
+    } catch (err) {
+      throw err instanceof VpnsvcError && bulk ? invalidParameter(`${label(i)}${err.message}`) : err;
     }
-    const index = upInterfaceIndex(this.engine, name, 'routes');
-    const specs: RouteSpec[] = [];
-    const seen = new Map<string, number>();
-    routes.forEach((r, i) => {
-      let spec: RouteSpec;
-      try {
-        spec = parseRoute(r.address, r.prefix);
-      } catch (err) {
-        throw err instanceof VpnsvcError && bulk ? invalidParameter(`${label(i)}${err.message}`) : err;
-      }
-      const key = routeKey(spec);
-      const first = seen.get(key);
-      if (first !== undefined) throw invalidParameter(`${label(i)}${routeText(spec)} repeats routes[${first}]`);
-      seen.set(key, i);
-      specs.push(spec);
-    });
-    if (specs.length === 0) return [];
+    const key = routeKey(spec);
+    const first = seen.get(key);
+    if (first !== undefined) throw invalidParameter(`${label(i)}${routeText(spec)} repeats routes[${first}]`);
+    seen.set(key, i);
+    specs.push(spec);
+  });
+  if (specs.length === 0) return [];
 
-    const { rc, failedIndex } = native.applyRoutes(index, add, packRoutes(specs));
-    if (rc < 0) throw this.batchError(rc, failedIndex, specs, index, name, add, label);
-    return specs;
-  }
+  const { rc, failedIndex } = native.applyRoutes(index, add, packRoutes(specs));
+  if (rc < 0) throw batchError(rc, failedIndex, specs, index, name, add, label);
+  return specs;
+}
 
-  private batchError(
-    rc: number,
-    at: number,
-    specs: RouteSpec[],
-    ifindex: number,
-    name: string,
-    add: boolean,
-    label: (i: number) => string,
-  ): Error {
-    const spec = specs[at];
-    const where = spec ? `${label(at)}${routeText(spec)}` : `${specs.length} routes`;
-    const unchanged = specs.length > 1 ? '; no route of this call was changed' : '';
-    const errno = -rc;
-    if (add && errno === EEXIST && spec) {
-      const address = routeAddress(spec);
-      const ours = unpackRoutes(native.listRoutes(ifindex)).some((r) => r.address === address && r.prefix === spec.prefix);
-      return errnoError(
-        rc,
-        ours
-          ? `${where} is already a route of "${name}"${unchanged}`
-          : `${where}: the main table already has a route for this prefix that vpnsvc did not add${unchanged}`,
-        'VPNSVC_ERROR_INVALID_PARAMETER',
-      );
-    }
-    if (!add && errno === ESRCH) {
-      return noSuchFile(`${where} is not a route of "${name}"${unchanged}: ${errnoName(rc)}`);
-    }
-    if (errno === ENETDOWN) {
-      return errnoError(rc, `${where}: "${name}" is down${unchanged}`, 'VPNSVC_ERROR_INVALID_PARAMETER');
-    }
-    return errnoError(rc, `${add ? 'add' : 'remove'} ${where} on "${name}"${unchanged}`, 'VPNSVC_ERROR_IO_ERROR');
+function batchError(
+  rc: number,
+  at: number,
+  specs: RouteSpec[],
+  ifindex: number,
+  name: string,
+  add: boolean,
+  label: (i: number) => string,
+): Error {
+  const spec = specs[at];
+  const where = spec ? `${label(at)}${routeText(spec)}` : `${specs.length} routes`;
+  const unchanged = specs.length > 1 ? '; no route of this call was changed' : '';
+  const errno = -rc;
+  if (add && errno === EEXIST && spec) {
+    const address = routeAddress(spec);
+    const ours = unpackRoutes(native.listRoutes(ifindex)).some((r) => r.address === address && r.prefix === spec.prefix);
+    return errnoError(
+      rc,
+      ours
+        ? `${where} is already a route of "${name}"${unchanged}`
+        : `${where}: the main table already has a route for this prefix that vpnsvc did not add${unchanged}`,
+      'VPNSVC_ERROR_INVALID_PARAMETER',
+    );
   }
-
-  /** Deinit: deletes what is left of ours on the interface (best effort; the device goes next). */
-  private flush(iface: ActiveInterface): void {
-    const ours = native.listRoutes(iface.index);
-    if (ours.families.length > 0) native.applyRoutes(iface.index, false, ours);
+  if (!add && errno === ESRCH) {
+    return noSuchFile(`${where} is not a route of "${name}"${unchanged}: ${errnoName(rc)}`);
   }
+  if (errno === ENETDOWN) {
+    return errnoError(rc, `${where}: "${name}" is down${unchanged}`, 'VPNSVC_ERROR_INVALID_PARAMETER');
+  }
+  return errnoError(rc, `${add ? 'add' : 'remove'} ${where} on "${name}"${unchanged}`, 'VPNSVC_ERROR_IO_ERROR');
 }

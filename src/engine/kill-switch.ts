@@ -1,21 +1,19 @@
 /**
- * vpnsvc_block_networks / vpnsvc_unblock_networks / vpnsvc_protect. No HTTP.
+ * The firewall behind vpnsvc_block_networks / vpnsvc_unblock_networks, and vpnsvc_protect.
  *
  * The block lives in the kernel (nftables table `inet vpnsvc`), not in this object: it survives
  * the daemon (fail-closed), and every read comes back from nft. Deinit does not lift it, as in
  * the seed; unblock does, with or without a VPN interface.
  */
 import type { FirewallBlock, FirewallState } from '../contract/api-types.js';
-import { invalidParameter, noSuchFile } from '../errors/errors.js';
+import { invalidParameter } from '../errors/errors.js';
 import * as native from '../system/native.js';
 import { NftFirewall, defaultRoutes, originalInterfaceFromRoutes, type DefaultRoute } from '../system/nft.js';
 import { checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';
-import type { VpnEngine } from './engine.js';
 import { checkInterfaceName } from './validate.js';
 
 export class KillSwitch {
   constructor(
-    private readonly engine: VpnEngine,
     private readonly nft = new NftFirewall(),
     private readonly routes: () => DefaultRoute[] = defaultRoutes,
   ) {}
@@ -25,24 +23,21 @@ export class KillSwitch {
     return this.nft.read();
   }
 
+  /** NOT_SUPPORTED (naming the package) when nft is missing: the seed checks the feature first. */
+  requireNft(): Promise<void> {
+    return this.nft.requireNft();
+  }
+
   /**
-   * Sets or replaces the block for the active VPN interface. Everything is checked before nft
-   * runs, so a refused request leaves the kernel's ruleset as it was.
+   * Sets or replaces the block for VPN interface `vpnInterface`. Everything is checked before
+   * nft runs, so a refused request leaves the kernel's ruleset as it was.
    */
-  block(request: FirewallBlock): Promise<FirewallState> {
-    return this.engine.exclusive(async () => {
-      // the feature first, as the seed does: a host without nft says so before anything else
-      await this.nft.requireNft();
-      const active = this.engine.activeInterface();
-      if (!active) throw noSuchFile('no VPN interface is active: create one (POST /interfaces) before blocking');
-      // the feature check, and the device still being there
-      const vpnInterface = this.engine.getIfaceName(active.name);
-      checkAllowList(request.allowVpn, 'allowVpn');
-      checkAllowList(request.allowOriginal, 'allowOriginal');
-      const originalInterface = this.originalInterface(request.originalInterface, vpnInterface);
-      await this.nft.block({ vpnInterface, originalInterface, allowVpn: request.allowVpn, allowOriginal: request.allowOriginal });
-      return this.nft.read();
-    });
+  async block(request: FirewallBlock, vpnInterface: string): Promise<FirewallState> {
+    checkAllowList(request.allowVpn, 'allowVpn');
+    checkAllowList(request.allowOriginal, 'allowOriginal');
+    const originalInterface = this.originalInterface(request.originalInterface, vpnInterface);
+    await this.nft.block({ vpnInterface, originalInterface, allowVpn: request.allowVpn, allowOriginal: request.allowOriginal });
+    return this.nft.read();
   }
 
   private originalInterface(given: string | undefined, vpnInterface: string): string {
@@ -61,7 +56,7 @@ export class KillSwitch {
 
   /** Lifts every restriction; nothing to lift is not an error. */
   unblock(): Promise<void> {
-    return this.engine.exclusive(() => this.nft.unblock());
+    return this.nft.unblock();
   }
 
   /** SO_BINDTODEVICE on another process's socket, so it bypasses the VPN's routes. */

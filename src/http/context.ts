@@ -1,22 +1,27 @@
+/**
+ * What handlers and plugins reach through the Fastify instance. Each decorator is declared by
+ * the plugin that provides it (fastify-plugin names); a plugin that needs one lists that name.
+ */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Features, OperationId } from '../contract/api-types.js';
-import type { VpnEngine } from '../engine/engine.js';
+import type { Vpnsvc } from '../engine/vpnsvc.js';
 import type { Spec } from './spec.js';
 
-/** What route handlers reach: the engine and read-only facts about the host. */
-export interface AppContext {
-  engine: VpnEngine;
+/** Read-only facts about the host and this run, for GET /features and GET /health. */
+export interface HostFacts {
   features(): Promise<Features>;
-  spec: Spec;
   startedAt: number;
-  // --- issue 3: routes & dns ---
-  routes: import('../engine/ip-routes.js').VpnRoutes;
-  dns: import('../engine/dns.js').VpnDns;
-  // --- issue 4: firewall & protect ---
-  /** The kill switch and protect; built from the engine when not given (tests give their own). */
-  killSwitch?: import('../engine/kill-switch.js').KillSwitch;
-  // --- issue 5: data plane ---
-  // --- issue 6: operations ---
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    vpnsvc: Vpnsvc;
+    spec: Spec;
+    host: HostFacts;
+  }
+  interface FastifyContextConfig {
+    operationId?: string;
+  }
 }
 
 export type Handler = (request: FastifyRequest, reply: FastifyReply) => unknown;

@@ -33,16 +33,13 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     fdGetNonblock: lib.func('int vs_fd_get_nonblock(int fd)'),
     fdSetNonblock: lib.func('int vs_fd_set_nonblock(int fd, int on)'),
     tunAvailable: lib.func('int vs_tun_available(void)'),
-    // --- issue 3: routes & dns ---
     routesApply: lib.func(
       'int vs_routes_apply(int ifindex, int op, const uint8_t *families, const uint8_t *addrs16, const uint8_t *prefixes, int count, _Out_ int *failed_index)',
     ),
     routesList: lib.func(
       'int vs_routes_list(int ifindex, _Out_ uint8_t *families, _Out_ uint8_t *addrs16, _Out_ uint8_t *prefixes, int max)',
     ),
-    // --- issue 4: firewall & protect ---
     protect: lib.func('int vs_protect(int pid, int fd, const char *ifname)'),
-    // --- issue 5: data plane ---
     tunReadBatch: lib.func('int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int hdr, uint32_t *lens, int maxpkts)'),
     tunWriteBatch: lib.func('int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, const uint32_t *lens, int n, double *stats)'),
     tunWrite: lib.func('int vs_tun_write(int fd, const uint8_t *buf, int len)'),
@@ -156,7 +153,6 @@ export function tunDeviceStatus(): number {
   return loadNative().tunAvailable() as number;
 }
 
-// --- issue 3: routes & dns (wrappers) ---
 
 /** The rtnetlink protocol number that marks vpnsvc's routes (`ip route show proto 86`). */
 export const ROUTE_PROTOCOL = 86;
@@ -214,7 +210,6 @@ export function listRoutes(ifindex: number): PackedRoutes {
     room = count + 256;
   }
 }
-// --- issue 4: firewall & protect (wrappers) ---
 /** What a protect failure means to the caller: the process, the fd, or the daemon's rights. */
 const PROTECT_ERRNO_KIND: Record<number, ErrorName> = {
   [-3 /* ESRCH */]: 'VPNSVC_ERROR_NO_SUCH_FILE',
@@ -233,7 +228,6 @@ export function protectSocket(pid: number, fd: number, ifname: string): void {
     throw errnoError(rc, `protect fd ${fd} of pid ${pid} on "${ifname}"`, PROTECT_ERRNO_KIND[rc] ?? 'VPNSVC_ERROR_IO_ERROR');
   }
 }
-// --- issue 5: data plane (wrappers) ---
 // Hot path: these return the raw count or -errno instead of throwing, so a busy loop costs no
 // exception machinery; the data plane turns errors into counters or typed errors itself.
 

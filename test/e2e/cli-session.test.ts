@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { EXIT_CODES } from '../../src/cli/main.js';
-import { operationsState } from '../../src/http/plugins/request-context.js';
 import { TOKENS, build } from '../helpers/app.js';
 import { cli } from '../helpers/cli.js';
 import { addresses, ip, kernelTestOptions, link } from '../helpers/kernel.js';
@@ -80,8 +79,8 @@ describe('a session driven by the CLI', kernelTestOptions(), () => {
 });
 
 test('vpnsvc events follows live, and after its stream is cut resumes without loss or repeat', async (t) => {
-  const { env, engine } = await daemon(t);
-  const { followers } = operationsState({ engine });
+  const { env, vpnsvc, app } = await daemon(t);
+  const { followers } = app;
   const ac = new AbortController();
   const running = cli(['events', '--json'], env, ac.signal);
   const waitFollowers = async (n: number) => {
@@ -89,16 +88,16 @@ test('vpnsvc events follows live, and after its stream is cut resumes without lo
     assert.equal(followers.count, n);
   };
   await waitFollowers(1);
-  engine.events.emit('test.one');
-  engine.events.emit('test.two');
+  vpnsvc.events.emit('test.one');
+  vpnsvc.events.emit('test.two');
   await new Promise((r) => setTimeout(r, 100));
   // Cut the stream from the daemon's side, then change things while the CLI is away.
   for (const s of followers.streams) s.destroy();
   await waitFollowers(0);
-  engine.events.emit('test.three');
-  engine.events.emit('test.four');
+  vpnsvc.events.emit('test.three');
+  vpnsvc.events.emit('test.four');
   await waitFollowers(1);
-  engine.events.emit('test.five');
+  vpnsvc.events.emit('test.five');
   await new Promise((r) => setTimeout(r, 300));
   ac.abort();
   const { code, out, err } = await running;

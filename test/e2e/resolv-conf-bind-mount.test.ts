@@ -15,7 +15,7 @@ import { kernelTestOptions } from '../helpers/kernel.js';
 const SCRIPT = `
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { FileBackend } from '../system/src/system/resolver/file-backend.ts';
+import { FileBackend } from './src/system/resolver/file-backend.ts';
 const [dir] = process.argv.slice(1); // node -e: the arguments follow the binary
 if (!dir || !dir.startsWith('/')) throw new Error('expected the temp dir as an absolute path');
 // Inside unshare -m: this bind mount is private to the child's mount namespace.

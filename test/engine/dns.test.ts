@@ -1,5 +1,5 @@
 /**
- * The per-link backends wired to the engine, on a real TUN in the test namespace, with fake
+ * The per-link backends behind the facade's DNS methods, on a real TUN in the test namespace, with fake
  * resolvectl / resolvconf programs that log their arguments: DNS lands on the VPN interface,
  * and deinit takes it away.
  */
@@ -8,11 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, describe, test } from 'node:test';
-import { VpnEngine } from '../../src/engine/engine.js';
-import { featureSupport } from '../../src/engine/features.js';
-import { startRoutesAndDns } from '../../src/routes-dns-setup.js';
-import { probeHost } from '../../src/system/host.js';
-import { silentLog } from '../helpers/app.js';
+import { build } from '../helpers/app.js';
 import { kernelTestOptions } from '../helpers/kernel.js';
 
 function fakePrograms(t: TestContext) {
@@ -26,26 +22,23 @@ function fakePrograms(t: TestContext) {
   return { dir, calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []) };
 }
 
-async function upEngine(t: TestContext, iface: string) {
-  const engine = new VpnEngine(featureSupport(await probeHost()), silentLog);
-  t.after(() => engine.close());
-  await engine.init(iface);
-  await engine.configure(iface, { localIp: '10.96.0.1', remoteIp: '10.96.0.2' });
-  await engine.updateSettings(iface);
-  return engine;
+async function upVpnsvc(t: TestContext, iface: string, env: NodeJS.ProcessEnv) {
+  const { vpnsvc } = await build(t, { env });
+  await vpnsvc.init(iface);
+  await vpnsvc.configure(iface, { localIp: '10.96.0.1', remoteIp: '10.96.0.2' });
+  await vpnsvc.updateSettings(iface);
+  return vpnsvc;
 }
 
 describe('per-link DNS backends on the engine', kernelTestOptions(), () => {
   test('resolved: resolvectl dns/domain on the VPN link, revert at deinit', async (t) => {
     const fake = fakePrograms(t);
-    const engine = await upEngine(t, 'vsdnsr0');
-    const stateDir = join(fake.dir, 'state');
-    const { dns } = await startRoutesAndDns(engine, { env: { VPNSVC_DNS_BACKEND: 'resolved', PATH: fake.dir }, stateDir });
-    await dns.addDnsServer('vsdnsr0', '10.96.0.53');
-    const view = await dns.addSearchDomain('vsdnsr0', '~.');
+    const vpnsvc = await upVpnsvc(t, 'vsdnsr0', { VPNSVC_DNS_BACKEND: 'resolved', PATH: fake.dir });
+    await vpnsvc.addDnsServer('10.96.0.53');
+    const view = await vpnsvc.addSearchDomain('~.', 'vsdnsr0');
     assert.equal(view.backend, 'resolved');
     assert.equal(view.resolvConf, null);
-    await engine.deinit('vsdnsr0');
+    await vpnsvc.deinit('vsdnsr0');
     assert.deepEqual(fake.calls(), [
       'resolvectl dns vsdnsr0 10.96.0.53 <>',
       'resolvectl domain vsdnsr0  <>',
@@ -57,24 +50,16 @@ describe('per-link DNS backends on the engine', kernelTestOptions(), () => {
 
   test('resolvconf: a record for the interface, deleted at deinit', async (t) => {
     const fake = fakePrograms(t);
-    const engine = await upEngine(t, 'vsdnsc0');
-    const { dns } = await startRoutesAndDns(engine, {
-      env: { VPNSVC_DNS_BACKEND: 'resolvconf', PATH: fake.dir },
-      stateDir: join(fake.dir, 'state'),
-    });
-    await dns.addDnsServer('vsdnsc0', 'fd00::53');
-    await engine.deinit('vsdnsc0');
+    const vpnsvc = await upVpnsvc(t, 'vsdnsc0', { VPNSVC_DNS_BACKEND: 'resolvconf', PATH: fake.dir });
+    await vpnsvc.addDnsServer('fd00::53');
+    await vpnsvc.deinit('vsdnsc0');
     const calls = fake.calls();
     assert.match(calls[0] ?? '', /^resolvconf -a (tun\.)?vsdnsc0 -m 0 -x <nameserver fd00::53\|>$/);
     assert.match(calls[1] ?? '', /^resolvconf -d (tun\.)?vsdnsc0 -f <>$/);
     assert.equal(calls.length, 2);
   });
 
-  test('a forced backend whose program is missing stops the start with a clear message', async () => {
-    const engine = new VpnEngine(featureSupport(await probeHost()), silentLog);
-    await assert.rejects(
-      startRoutesAndDns(engine, { env: { VPNSVC_DNS_BACKEND: 'resolved', PATH: '/nonexistent' }, stateDir: '/nonexistent' }),
-      /needs resolvectl, which is not in PATH/,
-    );
+  test('a forced backend whose program is missing stops the start with a clear message', async (t) => {
+    await assert.rejects(build(t, { env: { VPNSVC_DNS_BACKEND: 'resolved', PATH: '/nonexistent' } }), /needs resolvectl, which is not in PATH/);
   });
 });

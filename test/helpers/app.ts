@@ -1,18 +1,18 @@
 /**
- * build(t): the real app over a real engine, with known tokens, closed after the test.
+ * build(t): the daemon's own house (composeDaemon) with test options: known tokens, the file
+ * DNS backend on a resolv.conf in a temp directory (tests never touch the host's
+ * /etc/resolv.conf; the test namespace shares the host's file system), closed after the test.
  * Requests go through supertest against the app's own server.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import supertest from 'supertest';
-import { VpnEngine, type FeatureSupport } from '../../src/engine/engine.js';
-import type { KillSwitch } from '../../src/engine/kill-switch.js';
-import { describeFeatures, featureSupport } from '../../src/engine/features.js';
-import { buildApp } from '../../src/http/app.js';
-import { loadSpec } from '../../src/http/spec.js';
-import { probeHost } from '../../src/system/host.js';
+import { composeDaemon, type ComposeOptions } from '../../src/daemon/compose.js';
+import type { Vpnsvc } from '../../src/engine/vpnsvc.js';
 import { TokenStore, hashToken, type Privilege } from '../../src/tokens/token-store.js';
-import { testRoutesAndDns, type TestRoutesAndDns } from './routes-dns.js';
 
 export const TOKENS = {
   admin: 'test-admin-token',
@@ -20,7 +20,8 @@ export const TOKENS = {
   internet: 'test-internet-only',
 } as const;
 
-const spec = loadSpec();
+/** What a user's resolv.conf looks like before the VPN comes. */
+export const USER_RESOLV_CONF = '# written by the user\nnameserver 192.168.1.1\nsearch home.lan\noptions edns0\n';
 
 export const silentLog = { info: () => undefined, warn: () => undefined };
 
@@ -35,10 +36,11 @@ export function testTokenStore(): TokenStore {
 
 export interface Built {
   app: FastifyInstance;
-  engine: VpnEngine;
+  vpnsvc: Vpnsvc;
   request: supertest.Agent;
-  /** Issue 3: routes and DNS (file backend on a temp resolv.conf). */
-  routesDns: TestRoutesAndDns;
+  /** The resolv.conf the file backend manages in this test. */
+  resolvConf: string;
+  stateDir: string;
   /** supertest with the admin token already set */
   admin: {
     get(url: string): supertest.Test;
@@ -49,33 +51,28 @@ export interface Built {
   };
 }
 
-export interface BuildOptions {
-  support?: FeatureSupport;
-  /** A kill switch of the test's own (e.g. one that sees no default route). */
-  killSwitch?: (engine: VpnEngine) => KillSwitch;
-}
+export type BuildOptions = Partial<Pick<ComposeOptions, 'support' | 'defaultRoutes' | 'env'>>;
 
 export async function build(t: TestContext, opts: BuildOptions = {}): Promise<Built> {
-  const probe = await probeHost();
-  const engine = new VpnEngine(opts.support ?? featureSupport(probe), silentLog);
-  const routesDns = await testRoutesAndDns(t, engine);
-  const app = await buildApp({
-    context: {
-      engine,
-      features: async () => describeFeatures(probe, routesDns.dns.backend.name),
-      spec,
-      startedAt: Date.now(),
-      routes: routesDns.routes,
-      dns: routesDns.dns,
-      ...(opts.killSwitch ? { killSwitch: opts.killSwitch(engine) } : {}),
-    },
-    tokens: testTokenStore(),
-  });
-  await app.ready();
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-app-'));
+  const resolvConf = join(dir, 'resolv.conf');
+  const stateDir = join(dir, 'state');
+  writeFileSync(resolvConf, USER_RESOLV_CONF);
+  let close = async (): Promise<void> => undefined;
   t.after(async () => {
-    await app.close();
-    await engine.close();
+    await close(); // deinit restores the resolver file first
+    rmSync(dir, { recursive: true, force: true });
   });
+  const daemon = await composeDaemon({
+    env: opts.env ?? { VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: resolvConf },
+    stateDir,
+    tokens: testTokenStore(),
+    ...(opts.support && { support: opts.support }),
+    ...(opts.defaultRoutes && { defaultRoutes: opts.defaultRoutes }),
+  });
+  const { app, vpnsvc } = daemon;
+  close = () => daemon.close();
+  await app.ready();
   const request = supertest.agent(app.server);
   const auth = `Bearer ${TOKENS.admin}`;
   const admin = {
@@ -85,7 +82,7 @@ export async function build(t: TestContext, opts: BuildOptions = {}): Promise<Bu
     put: (url: string) => supertest(app.server).put(url).set('authorization', auth),
     delete: (url: string) => supertest(app.server).delete(url).set('authorization', auth),
   };
-  return { app, engine, request, admin, routesDns };
+  return { app, vpnsvc, request, admin, resolvConf, stateDir };
 }
 
 /** build(t) with a VPN interface created, addressed and applied: what routes and DNS need. */

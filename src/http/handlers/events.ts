@@ -1,12 +1,9 @@
-/**
- * GET /events (WebSocket, Server-Sent Events or a JSON backlog) and GET /metrics.
- */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+/** GET /events (WebSocket, Server-Sent Events or a JSON backlog) and GET /metrics. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { EventBacklog, VpnEvent } from '../../contract/api-types.js';
 import type { EventBus } from '../../engine/events.js';
-import type { AppContext, Handler, Handlers } from '../context.js';
-import { operationsState } from '../plugins/request-context.js';
+import type { Handler, Handlers } from '../context.js';
 import { withWebSocket } from '../websocket-route.js';
 
 /** A follower further behind than this is cut off; it reconnects with its last seq. */
@@ -50,8 +47,8 @@ function opening(bus: EventBus, q: EventsQuery, wanted: (e: Message) => boolean)
  * Subscribes a follower: live events, plus counters every countersMs. `send` returns false when
  * the follower is too far behind; it is then dropped. Returns the unsubscribe function.
  */
-function follow(ctx: AppContext, q: EventsQuery, send: (m: Message) => boolean, drop: () => void, end: () => void): () => void {
-  const bus = ctx.engine.events;
+function follow(app: FastifyInstance, q: EventsQuery, send: (m: Message) => boolean, drop: () => void, end: () => void): () => void {
+  const bus = app.vpnsvc.events;
   const wanted = typeFilter(q.types);
   const unsubscribe = bus.subscribe((e) => {
     // The daemon is going away: say so, then end the stream (not a network fault to retry at once).
@@ -67,7 +64,7 @@ function follow(ctx: AppContext, q: EventsQuery, send: (m: Message) => boolean, 
     ? setInterval(() => {
         let interfaces: { name: string; counters: unknown }[] = [];
         try {
-          interfaces = ctx.engine.list().map((i) => ({ name: i.name, counters: i.counters }));
+          interfaces = app.vpnsvc.list().map((i) => ({ name: i.name, counters: i.counters }));
         } catch {
           // the host lost the feature: nothing to count
         }
@@ -82,8 +79,8 @@ function follow(ctx: AppContext, q: EventsQuery, send: (m: Message) => boolean, 
   };
 }
 
-function eventsWebSocket(ctx: AppContext) {
-  const { followers, metrics } = operationsState(ctx);
+function eventsWebSocket(app: FastifyInstance) {
+  const { followers, metrics } = app;
   return (socket: WebSocket, request: FastifyRequest): void => {
     const q = request.query as EventsQuery;
     let stop = (): void => undefined;
@@ -99,8 +96,8 @@ function eventsWebSocket(ctx: AppContext) {
       // 1013 "try again later": reconnect with the last seq seen.
       socket.close(1013, 'follower too slow: reconnect with since=<last seq>');
     };
-    for (const m of opening(ctx.engine.events, q, typeFilter(q.types))) send(m);
-    stop = follow(ctx, q, send, drop, () => socket.close(1001, 'vpnsvc is shutting down'));
+    for (const m of opening(app.vpnsvc.events, q, typeFilter(q.types))) send(m);
+    stop = follow(app, q, send, drop, () => socket.close(1001, 'vpnsvc is shutting down'));
     followers.sockets.add(socket);
     socket.on('close', () => {
       followers.sockets.delete(socket);
@@ -111,10 +108,10 @@ function eventsWebSocket(ctx: AppContext) {
   };
 }
 
-function eventsHttp(ctx: AppContext): Handler {
-  const { followers, metrics } = operationsState(ctx);
+function eventsHttp(app: FastifyInstance): Handler {
+  const { followers, metrics } = app;
   return (request: FastifyRequest, reply: FastifyReply) => {
-    const bus = ctx.engine.events;
+    const bus = app.vpnsvc.events;
     const q = { ...(request.query as EventsQuery), ...lastEventId(request) };
     const wanted = typeFilter(q.types);
     if (!String(request.headers.accept ?? '').includes('text/event-stream')) {
@@ -145,7 +142,7 @@ function eventsHttp(ctx: AppContext): Handler {
       res.end();
     };
     for (const m of opening(bus, q, wanted)) send(m);
-    stop = follow(ctx, q, send, drop, () => res.end());
+    stop = follow(app, q, send, drop, () => res.end());
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
     followers.streams.add(res);
     res.on('close', () => {
@@ -156,12 +153,12 @@ function eventsHttp(ctx: AppContext): Handler {
   };
 }
 
-export function operationsHandlers(ctx: AppContext): Handlers {
+export function eventHandlers(app: FastifyInstance): Handlers {
   return {
     // One path: WebSocket when upgraded (nothing to refuse before the upgrade), else SSE or JSON.
-    followEvents: withWebSocket(eventsHttp(ctx), { beforeUpgrade: async () => undefined, handler: eventsWebSocket(ctx) }),
+    followEvents: withWebSocket(eventsHttp(app), { beforeUpgrade: async () => undefined, handler: eventsWebSocket(app) }),
     getMetrics: async (_request, reply) => {
-      const { registry } = operationsState(ctx).metrics;
+      const { registry } = app.metrics;
       return reply.type(registry.contentType).send(await registry.metrics());
     },
   };

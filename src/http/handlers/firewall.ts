@@ -1,20 +1,19 @@
+/** /firewall and /protect: vpnsvc_block_networks, vpnsvc_unblock_networks, vpnsvc_protect. */
+import type { FastifyInstance } from 'fastify';
 import type { FirewallBlock, ProtectSocket } from '../../contract/api-types.js';
-import { KillSwitch } from '../../engine/kill-switch.js';
-import type { AppContext, Handlers } from '../context.js';
+import type { Handlers } from '../context.js';
 
-export function firewallHandlers(ctx: AppContext): Handlers {
-  // The kill switch keeps no state of its own (the kernel has it), so one per app is enough.
-  const killSwitch = ctx.killSwitch ?? new KillSwitch(ctx.engine);
+export function firewallHandlers({ vpnsvc }: FastifyInstance): Handlers {
   return {
-    getFirewall: () => killSwitch.state(),
-    blockNetworks: (request) => killSwitch.block(request.body as FirewallBlock),
+    getFirewall: () => vpnsvc.firewallState(),
+    blockNetworks: (request) => vpnsvc.blockNetworks(request.body as FirewallBlock),
     unblockNetworks: async (_request, reply) => {
-      await killSwitch.unblock();
+      await vpnsvc.unblockNetworks();
       return reply.code(204).send();
     },
     protectSocket: async (request, reply) => {
       const { pid, fd, interface: ifname } = request.body as ProtectSocket;
-      killSwitch.protect(pid, fd, ifname);
+      vpnsvc.protect(pid, fd, ifname);
       return reply.code(204).send();
     },
   };

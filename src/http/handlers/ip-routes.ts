@@ -1,48 +1,22 @@
+/** /routes: vpnsvc_add_route and vpnsvc_remove_route on the active interface, singly or in bulk. */
+import type { FastifyInstance } from 'fastify';
 import type { Route } from '../../contract/api-types.js';
-import { noSuchFile } from '../../errors/errors.js';
-import type { VpnEngine } from '../../engine/engine.js';
-import type { AppContext, Handlers } from '../context.js';
+import type { Handlers } from '../context.js';
 
-function activeName(engine: VpnEngine): string {
-  const iface = engine.activeInterface();
-  if (!iface) throw noSuchFile('no VPN interface is active: create one with POST /interfaces');
-  return iface.name;
-}
-
-export function routesDnsHandlers({ engine, routes, dns }: AppContext): Handlers {
+export function ipRouteHandlers({ vpnsvc }: FastifyInstance): Handlers {
   return {
     addRoutes: async (request, reply) => {
       const body = request.body as Route | Route[];
-      const name = activeName(engine);
-      if (Array.isArray(body)) {
-        return reply.code(201).send({ added: await routes.addRoutes(name, body) });
-      }
-      return reply.code(201).send(await routes.addRoute(name, body));
+      if (Array.isArray(body)) return reply.code(201).send({ added: await vpnsvc.addRoutes(body) });
+      return reply.code(201).send(await vpnsvc.addRoute(body));
     },
-    listRoutes: () => routes.listRoutes(activeName(engine)),
+    listRoutes: () => vpnsvc.listRoutes(),
     removeRoutes: async (request, reply) => {
-      await routes.removeRoutes(activeName(engine), request.body as Route[]);
+      await vpnsvc.removeRoutes(request.body as Route[]);
       return reply.code(204).send();
     },
     removeRoute: async (request, reply) => {
-      await routes.removeRoute(activeName(engine), request.params as Route);
-      return reply.code(204).send();
-    },
-    getDns: () => dns.view(),
-    addDnsServer: async (request, reply) => {
-      const { server } = request.body as { server: string };
-      return reply.code(201).send(await dns.addDnsServer(activeName(engine), server));
-    },
-    removeDnsServer: async (request, reply) => {
-      await dns.removeDnsServer(activeName(engine), (request.params as { server: string }).server);
-      return reply.code(204).send();
-    },
-    addSearchDomain: async (request, reply) => {
-      const { domain } = request.body as { domain: string };
-      return reply.code(201).send(await dns.addSearchDomain(activeName(engine), domain));
-    },
-    removeSearchDomain: async (request, reply) => {
-      await dns.removeSearchDomain(activeName(engine), (request.params as { domain: string }).domain);
+      await vpnsvc.removeRoute(request.params as Route);
       return reply.code(204).send();
     },
   };

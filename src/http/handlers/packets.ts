@@ -2,32 +2,24 @@
  * The data plane over HTTP: vpnsvc_read and vpnsvc_write one packet at a time, and the binary
  * WebSocket stream (framings described in openapi.yaml, openPacketStream).
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import {
-  DataPlane,
-  FRAMING_BATCH,
-  FRAMING_PACKET,
-  MAX_PACKET,
-  type Framing,
-  type PacketSocket,
-} from '../../dataplane/packet-channel.js';
+import { FRAMINGS, FRAMING_BATCH, FRAMING_PACKET, MAX_PACKET, selectFraming, type Framing } from '../../dataplane/framing.js';
+import type { PacketSocket } from '../../dataplane/packet-channel.js';
+import type { Vpnsvc } from '../../engine/vpnsvc.js';
 import { VpnsvcError, invalidParameter } from '../../errors/errors.js';
-import { type AppContext, type Handlers, nameParam } from '../context.js';
+import { type Handlers, nameParam } from '../context.js';
 import { withWebSocket } from '../websocket-route.js';
 
 /** A client that answers no ping for this long is dropped, which frees the interface's stream. */
 export const STREAM_KEEPALIVE_MS = 30_000;
-
-const FRAMINGS: ReadonlySet<string> = new Set([FRAMING_PACKET, FRAMING_BATCH]);
 
 /**
  * ws's handleProtocols: the first framing the client offers that we know; none when it offers
  * none (the default framing). Offers with only unknown names were refused before the upgrade.
  */
 export function selectStreamProtocol(offered: Set<string>): string | false {
-  for (const p of offered) if (FRAMINGS.has(p)) return p;
-  return false;
+  return selectFraming(offered);
 }
 
 function offeredProtocols(request: FastifyRequest): string[] {
@@ -52,19 +44,18 @@ function packetSocket(ws: WebSocket, request: FastifyRequest): PacketSocket {
   };
 }
 
-function attachStream(plane: DataPlane, ws: WebSocket, request: FastifyRequest): void {
+function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: FastifyRequest): void {
   const name = nameParam(request);
   const framing: Framing = ws.protocol === FRAMING_BATCH ? FRAMING_BATCH : FRAMING_PACKET;
-  let stream;
-  let channel;
+  let lease;
   try {
-    channel = plane.channelFor(name);
-    stream = channel.attach(packetSocket(ws, request), framing, (why) => ws.close(1001, why));
+    lease = vpnsvc.openStream(name, packetSocket(ws, request), framing, (why) => ws.close(1001, why));
   } catch (err) {
     // Lost a race with another client or a deinit between the checks and the upgrade.
     ws.close(1013, err instanceof VpnsvcError ? err.message.slice(0, 120) : 'stream unavailable');
     return;
   }
+  const { stream } = lease;
   const maxMessage = framing === FRAMING_BATCH ? Infinity : MAX_PACKET; // ws enforces maxPayload
   ws.on('message', (data, isBinary) => {
     if (!isBinary) {
@@ -91,16 +82,15 @@ function attachStream(plane: DataPlane, ws: WebSocket, request: FastifyRequest):
     ws.ping();
   }, STREAM_KEEPALIVE_MS);
   keepalive.unref();
-  ws.on('close', () => {
+  ws.on('close', (code: number) => {
     clearInterval(keepalive);
-    channel.detach(stream);
+    lease.detach(`WebSocket closed with ${code}`);
     request.log.info({ iface: name, framing, moved: stream.moved }, 'packet stream closed');
   });
   request.log.info({ iface: name, framing }, 'packet stream attached');
 }
 
-export function packetHandlers({ engine }: AppContext): Handlers {
-  const plane = new DataPlane(engine);
+export function packetHandlers({ vpnsvc }: FastifyInstance): Handlers {
   return {
     readPacket: async (request, reply) => {
       const { timeoutMs } = request.query as { timeoutMs?: number };
@@ -108,7 +98,7 @@ export function packetHandlers({ engine }: AppContext): Handlers {
       const onClose = () => abandoned.abort();
       request.raw.once('close', onClose);
       try {
-        const packet = await plane.read(nameParam(request), timeoutMs, abandoned.signal);
+        const packet = await vpnsvc.read(nameParam(request), timeoutMs, abandoned.signal);
         return reply.type('application/octet-stream').send(packet);
       } finally {
         request.raw.off('close', onClose);
@@ -119,7 +109,7 @@ export function packetHandlers({ engine }: AppContext): Handlers {
       if (!Buffer.isBuffer(body) || body.length === 0) {
         throw invalidParameter('body must be one IP packet sent as application/octet-stream');
       }
-      return { bytes: plane.write(nameParam(request), body) };
+      return { bytes: vpnsvc.write(nameParam(request), body) };
     },
     openPacketStream: withWebSocket(
       () => {
@@ -133,9 +123,9 @@ export function packetHandlers({ engine }: AppContext): Handlers {
             throw invalidParameter(`Sec-WebSocket-Protocol offers none of ${[...FRAMINGS].join(', ')}`);
           }
           // A second client is refused here; the holder keeps its stream.
-          plane.channelFor(nameParam(request)).requireNoStream();
+          vpnsvc.requireStreamFree(nameParam(request));
         },
-        handler: (ws, request) => attachStream(plane, ws, request),
+        handler: (ws, request) => attachStream(vpnsvc, ws, request),
       },
     ),
   };

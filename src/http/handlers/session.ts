@@ -1,24 +1,12 @@
+/** /session: vpnsvc_get_session and vpnsvc_set_session on the active interface. */
+import type { FastifyInstance } from 'fastify';
 import type { Session } from '../../contract/api-types.js';
-import { noSuchFile } from '../../errors/errors.js';
-import type { VpnEngine } from '../../engine/engine.js';
-import type { AppContext, Handlers } from '../context.js';
+import type { Handlers } from '../context.js';
 
-function activeName(engine: VpnEngine): string {
-  const iface = engine.activeInterface();
-  if (!iface) throw noSuchFile('no VPN interface is active: create one with POST /interfaces');
-  return iface.name;
-}
-
-export function sessionHandlers({ engine }: AppContext): Handlers {
+export function sessionHandlers({ vpnsvc }: FastifyInstance): Handlers {
+  const view = (name: string): Session => ({ name, interface: vpnsvc.activeName() ?? '' });
   return {
-    getSession: (): Session => {
-      const name = activeName(engine);
-      return { name: engine.getSession(name), interface: name };
-    },
-    setSession: async (request): Promise<Session> => {
-      const name = activeName(engine);
-      await engine.exclusive(() => engine.setSession(name, (request.body as { name: string }).name));
-      return { name: engine.getSession(name), interface: name };
-    },
+    getSession: (): Session => view(vpnsvc.getSession()),
+    setSession: async (request): Promise<Session> => view(await vpnsvc.setSession((request.body as { name: string }).name)),
   };
 }

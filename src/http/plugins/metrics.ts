@@ -2,6 +2,8 @@
  * Prometheus metrics (prom-client). Kernel and data-plane counters are read at scrape time, so
  * they are exactly what the engine reports; request durations are observed as requests end.
  */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Interface } from '../../contract/api-types.js';
 
@@ -91,3 +93,26 @@ export function createMetrics(sources: MetricsSources): Metrics {
   });
   return { registry, requestDuration, eventsEmitted, followersDropped };
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics;
+  }
+}
+
+/** Metrics for the app's engine: every event counted (also those emitted before the app existed), every request timed. */
+async function metricsPlugin(app: FastifyInstance): Promise<void> {
+  const { vpnsvc, followers } = app;
+  const metrics = createMetrics({ interfaces: () => vpnsvc.list(), eventFollowers: () => followers.count });
+  for (const e of vpnsvc.events.after(0).events) metrics.eventsEmitted.inc({ type: e.type });
+  const unsubscribe = vpnsvc.events.subscribe((e) => metrics.eventsEmitted.inc({ type: e.type }));
+  app.decorate('metrics', metrics);
+  app.addHook('onResponse', async (request, reply) => {
+    // The route template (not the URL) keeps label values bounded; unmatched paths share one.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requestDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.addHook('onClose', async () => unsubscribe());
+}
+
+export default fp(metricsPlugin, { name: 'metrics', fastify: '5.x', dependencies: ['vpnsvc', 'followers'] });

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { build, buildWithInterface, type Built } from '../../helpers/app.js';
+import { USER_RESOLV_CONF, build, buildWithInterface, type Built } from '../../helpers/app.js';
 import { assertContract, assertError } from '../../helpers/contract.js';
 import { ip, kernelTestOptions, link } from '../../helpers/kernel.js';
-import { USER_RESOLV_CONF } from '../../helpers/routes-dns.js';
+
 
 const IFACE = 'vsdns0';
 
@@ -23,17 +23,17 @@ describe('DNS with the file backend', kernelTestOptions(), () => {
   });
 
   test('GET /dns and GET /features report the backend', async (t) => {
-    const { admin, routesDns } = await build(t);
+    const { admin, resolvConf } = await build(t);
     const dns = await admin.get('/dns').expect(200);
     assertContract('getDns', dns);
-    assert.deepEqual(dns.body, { backend: 'file', resolvConf: routesDns.resolvConf, interface: null, servers: [], domains: [] });
+    assert.deepEqual(dns.body, { backend: 'file', resolvConf: resolvConf, interface: null, servers: [], domains: [] });
     const features = await admin.get('/features').expect(200);
     assert.equal(features.body.dnsBackend, 'file');
   });
 
   test('servers go first, the user file follows unchanged, and the last removal restores it byte for byte', async (t) => {
-    const { admin, routesDns } = await upInterface(t);
-    const file = routesDns.resolvConf;
+    const { admin, resolvConf } = await upInterface(t);
+    const file = resolvConf;
     const mode = statSync(file).mode;
     const added = await admin.post('/dns').send({ server: '10.8.0.53' });
     assert.equal(added.status, 201, JSON.stringify(added.body));
@@ -67,34 +67,34 @@ describe('DNS with the file backend', kernelTestOptions(), () => {
   });
 
   test('concurrent changes are applied one at a time: every server lands, in the file and in GET /dns', async (t) => {
-    const { admin, routesDns } = await upInterface(t);
+    const { admin, resolvConf } = await upInterface(t);
     const servers = Array.from({ length: 12 }, (_, i) => `10.8.${i}.53`);
     const results = await Promise.all(servers.map((server) => admin.post('/dns').send({ server })));
     assert.deepEqual(results.map((r) => r.status), servers.map(() => 201));
     const listed = (await admin.get('/dns').expect(200)).body.servers as string[];
     assert.deepEqual([...listed].sort(), [...servers].sort());
-    assert.deepEqual(nameservers(readFileSync(routesDns.resolvConf, 'utf8')), [...listed, '192.168.1.1'], 'the file says the same, in the same order');
+    assert.deepEqual(nameservers(readFileSync(resolvConf, 'utf8')), [...listed, '192.168.1.1'], 'the file says the same, in the same order');
     await Promise.all(servers.map((server) => admin.delete(`/dns/${server}`).expect(204)));
-    assert.equal(readFileSync(routesDns.resolvConf, 'utf8'), USER_RESOLV_CONF);
+    assert.equal(readFileSync(resolvConf, 'utf8'), USER_RESOLV_CONF);
   });
 
   test('deinit restores the user file', async (t) => {
-    const { admin, routesDns } = await upInterface(t);
+    const { admin, resolvConf } = await upInterface(t);
     await admin.post('/dns').send({ server: '10.8.0.53' }).expect(201);
-    assert.notEqual(readFileSync(routesDns.resolvConf, 'utf8'), USER_RESOLV_CONF);
+    assert.notEqual(readFileSync(resolvConf, 'utf8'), USER_RESOLV_CONF);
     await admin.delete(`/interfaces/${IFACE}`).expect(204);
-    assert.equal(readFileSync(routesDns.resolvConf, 'utf8'), USER_RESOLV_CONF);
+    assert.equal(readFileSync(resolvConf, 'utf8'), USER_RESOLV_CONF);
     assert.deepEqual((await admin.get('/dns').expect(200)).body.servers, []);
   });
 
   test('DNS before apply is 400, without an interface 404; nothing is written', async (t) => {
-    const { admin, routesDns } = await build(t);
+    const { admin, resolvConf } = await build(t);
     assertError(await admin.post('/dns').send({ server: '10.8.0.53' }), 404, 'VPNSVC_ERROR_NO_SUCH_FILE', /no VPN interface/);
     await admin.post('/interfaces').send({ name: IFACE }).expect(201);
     const res = await admin.post('/dns').send({ server: '10.8.0.53' });
     assertError(res, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /need "vsdns0" up/);
     assertContract('addDnsServer', res);
-    assert.equal(readFileSync(routesDns.resolvConf, 'utf8'), USER_RESOLV_CONF);
+    assert.equal(readFileSync(resolvConf, 'utf8'), USER_RESOLV_CONF);
   });
 
   describe('bad input is a documented 400/404 and nothing reaches the resolver', () => {
@@ -115,18 +115,18 @@ describe('DNS with the file backend', kernelTestOptions(), () => {
     ];
     for (const [what, server, message] of servers) {
       test(`POST /dns with ${what} is 400`, async (t) => {
-        const { admin, routesDns } = await upInterface(t);
+        const { admin, resolvConf } = await upInterface(t);
         const res = await admin.post('/dns').send({ server });
         assertError(res, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', message);
         assertContract('addDnsServer', res);
-        assert.equal(readFileSync(routesDns.resolvConf, 'utf8'), USER_RESOLV_CONF);
+        assert.equal(readFileSync(resolvConf, 'utf8'), USER_RESOLV_CONF);
       });
     }
 
     test('duplicates are 400, absent entries 404, bad domains 400', async (t) => {
-      const { admin, routesDns } = await upInterface(t);
+      const { admin, resolvConf } = await upInterface(t);
       await admin.post('/dns').send({ server: '10.8.0.53' }).expect(201);
-      const written = readFileSync(routesDns.resolvConf, 'utf8');
+      const written = readFileSync(resolvConf, 'utf8');
       assertError(await admin.post('/dns').send({ server: '10.8.0.53' }), 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /already added/);
       assertError(await admin.post('/dns').send({ server: 'fd00:0::53' }).then(() => admin.post('/dns').send({ server: 'FD00::53' })), 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /fd00::53 is already added/);
       await admin.delete('/dns/fd00::53').expect(204);
@@ -141,14 +141,14 @@ describe('DNS with the file backend', kernelTestOptions(), () => {
         assertContract('addSearchDomain', res);
       }
       assertError(await admin.post('/dns').send({ server: '10.8.0.54', extra: 1 }), 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /unknown field/);
-      assert.equal(readFileSync(routesDns.resolvConf, 'utf8'), written, 'no refused call changed the file');
+      assert.equal(readFileSync(resolvConf, 'utf8'), written, 'no refused call changed the file');
     });
 
     test('DNS changes need the vpnservice privilege', async (t) => {
-      const { request, routesDns } = await upInterface(t);
+      const { request, resolvConf } = await upInterface(t);
       const res = await request.post('/dns').set('authorization', 'Bearer test-internet-only').send({ server: '10.8.0.53' });
       assertError(res, 403, 'VPNSVC_ERROR_PERMISSION_DENIED');
-      assert.equal(readFileSync(routesDns.resolvConf, 'utf8'), USER_RESOLV_CONF);
+      assert.equal(readFileSync(resolvConf, 'utf8'), USER_RESOLV_CONF);
     });
   });
 });

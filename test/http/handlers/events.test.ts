@@ -83,9 +83,9 @@ describe('events of the interface lifecycle', kernelTestOptions(), () => {
 
 describe('events forms and limits', () => {
   test('SSE: ids are epoch:seq, Last-Event-ID resumes; JSON: the backlog per the contract', async (t) => {
-    const { app, engine, base, request } = await listening(t);
-    for (let i = 0; i < 5; i++) engine.events.emit('test.tick', { data: { i } });
-    const epoch = engine.events.epoch;
+    const { app, vpnsvc, base, request } = await listening(t);
+    for (let i = 0; i < 5; i++) vpnsvc.events.emit('test.tick', { data: { i } });
+    const epoch = vpnsvc.events.epoch;
 
     const sse = await sseFollow(`${base}/events`, { ...auth, 'last-event-id': `${epoch}:3` });
     t.after(() => sse.close());
@@ -95,7 +95,7 @@ describe('events forms and limits', () => {
     assert.deepEqual(sseEvents(text).map((e) => e.seq), [5, 4, 5]);
     assert.match(text, new RegExp(`^event: hello\\n`));
     assert.match(text, new RegExp(`id: ${epoch}:4\\nevent: test.tick\\ndata: `));
-    engine.events.emit('test.live');
+    vpnsvc.events.emit('test.live');
     text = await sse.until((s) => s.includes('test.live'));
     assert.match(text, new RegExp(`id: ${epoch}:6\\nevent: test.live`));
     sse.close();
@@ -133,8 +133,8 @@ describe('events forms and limits', () => {
   });
 
   test('a follower that stops reading is cut off with 1013; the daemon does not buffer without bound', async (t) => {
-    const { engine, ws, request } = await listening(t);
-    const baseline = engine.events.subscriberCount;
+    const { vpnsvc, ws, request } = await listening(t);
+    const baseline = vpnsvc.events.subscriberCount;
     const f = await wsFollow(`${ws}/events`, TOKENS.admin);
     // Stop reading: the kernel buffers fill, then the daemon's send buffer.
     (f.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
@@ -142,9 +142,9 @@ describe('events forms and limits', () => {
     const rss0 = process.memoryUsage().rss;
     let sent = 0;
     // Cut off = unsubscribed: nothing more is queued for it (its close handshake waits for it).
-    const cutOff = () => engine.events.subscriberCount === baseline;
+    const cutOff = () => vpnsvc.events.subscriberCount === baseline;
     for (; sent < 50_000 && !cutOff(); sent++) {
-      engine.events.emit('test.flood', { data: { payload } });
+      vpnsvc.events.emit('test.flood', { data: { payload } });
       if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
     }
     const grewMiB = (process.memoryUsage().rss - rss0) / 2 ** 20;
@@ -158,11 +158,11 @@ describe('events forms and limits', () => {
   });
 
   test('daemon.stopping ends followers: WebSocket close 1001, SSE after that last event', async (t) => {
-    const { app, engine, base, ws } = await listening(t);
+    const { app, vpnsvc, base, ws } = await listening(t);
     const f = await wsFollow(`${ws}/events`, TOKENS.admin);
     const sse = await sseFollow(`${base}/events`, auth);
     await sse.until((s) => s.includes('hello'));
-    engine.events.emit('daemon.stopping', { data: { signal: 'SIGTERM' } });
+    vpnsvc.events.emit('daemon.stopping', { data: { signal: 'SIGTERM' } });
     assert.equal((await f.closed).code, 1001);
     await sse.ended;
     assert.match(await sse.until(() => true), /event: daemon.stopping/);
@@ -170,81 +170,36 @@ describe('events forms and limits', () => {
   });
 });
 
-describe('events for other domains\' operations', () => {
-  test('a successful call of an operation that emits nothing itself becomes its event; one that emits is left alone', async (t) => {
-    const { default: Fastify } = await import('fastify');
-    const { VpnEngine } = await import('../../../src/engine/engine.js');
-    const { operationsPlugin, requestIdOptions } = await import('../../../src/http/plugins/request-context.js');
-    const engine = new VpnEngine({ missing: () => [] }, { info: () => undefined, warn: () => undefined });
-    const app = Fastify({ ...requestIdOptions });
-    t.after(() => app.close());
-    await app.register(operationsPlugin, { context: { engine } as never });
-    app.post('/routes', { config: { operationId: 'addRoutes' } }, async (_req, reply) => reply.code(201).send({ added: 20 }));
-    app.put('/firewall', { config: { operationId: 'blockNetworks' } }, async () => {
-      engine.events.emit('firewall.blocked', { data: { native: true } });
-      return {};
-    });
-    app.delete('/dns/:server', { config: { operationId: 'removeDnsServer' } }, async (_req, reply) => reply.code(404).send({}));
-    const routes = Array.from({ length: 20 }, (_, i) => ({ address: `10.${i}.0.0`, prefix: 16 }));
-    await app.inject({ method: 'POST', url: '/routes', payload: routes, headers: { 'x-request-id': 'bulk-1' } });
-    await app.inject({ method: 'PUT', url: '/firewall', payload: {} });
-    await app.inject({ method: 'DELETE', url: '/dns/10.0.0.53' });
-    const events = engine.events.after(0).events;
-    assert.deepEqual(events.map((e) => e.type), ['route.added', 'firewall.blocked']);
-    assert.deepEqual(events[0]!.reason, { source: 'api', requestId: 'bulk-1' });
-    assert.equal(events[0]!.data?.count, 20);
-    assert.equal((events[0]!.data?.items as unknown[]).length, 16, 'a batch is summarized');
-    assert.deepEqual(events[1]!.data, { native: true }, 'the domain\'s own event, not a copy');
+describe('events of the other domains', kernelTestOptions(), () => {
+  after(() => {
+    if (link('vsev2')) ip('link', 'delete', 'vsev2');
   });
-});
 
-test('packet streams attached and detached are events, unless the data plane emits its own', async (t) => {
-  const { default: Fastify } = await import('fastify');
-  const { default: fastifyWebsocket } = await import('@fastify/websocket');
-  const { VpnEngine } = await import('../../../src/engine/engine.js');
-  const { operationsPlugin, requestIdOptions } = await import('../../../src/http/plugins/request-context.js');
-  const { default: WebSocket } = await import('ws');
-  const engine = new VpnEngine({ missing: () => [] }, { info: () => undefined, warn: () => undefined });
-  const app = Fastify({ ...requestIdOptions });
-  t.after(() => app.close());
-  await app.register(fastifyWebsocket);
-  await app.register(operationsPlugin, { context: { engine } as never });
-  app.route({
-    method: 'GET',
-    url: '/interfaces/:name/stream',
-    handler: (_req, reply) => reply.code(426).send(),
-    wsHandler: (socket, req) => {
-      // vsown0 stands for a data plane that reports its own attach.
-      if ((req.params as { name: string }).name === 'vsown0') engine.events.emit('stream.attached', { interface: 'vsown0', data: { own: true } });
-      socket.on('message', (m) => socket.send(m));
-    },
+  test('routes and DNS are events from the engine, with the values as the engine holds them', async (t) => {
+    const { admin, ws } = await listening(t);
+    await admin.post('/interfaces').send({ name: 'vsev2' }).expect(201);
+    await admin.patch('/interfaces/vsev2').send({ localIp: '10.74.0.1', remoteIp: '10.74.0.2' }).expect(200);
+    await admin.post('/interfaces/vsev2/apply').expect(200);
+    const f = await wsFollow(`${ws}/events?types=route,dns,socket`, TOKENS.admin);
+    t.after(() => f.close());
+    await admin.post('/routes').set('x-request-id', 'route-1').send({ address: 'FD00:0:0:7::', prefix: 64 }).expect(201);
+    const bulk = Array.from({ length: 20 }, (_, i) => ({ address: `10.${100 + i}.0.0`, prefix: 16 }));
+    await admin.post('/routes').send(bulk).expect(201);
+    await admin.delete('/routes/fd00:0:0:7::/64').expect(204);
+    await admin.post('/dns').send({ server: 'FD00:0::53' }).expect(201);
+    await admin.delete('/dns/fd00::53').expect(204);
+    await admin.post('/routes').send({ address: '10.200.0.0', prefix: 16 }).expect(201);
+    await admin.post('/routes').send({ address: '10.200.0.0', prefix: 16 }).expect(400);
+    const msgs = await f.until((m) => m.filter((e) => e.type === 'route.added').length === 3);
+    const events = msgs.filter((e) => e.type !== 'hello');
+    assert.deepEqual(events.map((e) => e.type), ['route.added', 'route.added', 'route.removed', 'dns.added', 'dns.removed', 'route.added']);
+    assert.deepEqual(events[0]!.data, { count: 1, routes: [{ address: 'fd00:0:0:7::', prefix: 64 }] }, 'canonical, not as sent');
+    assert.deepEqual(events[0]!.reason, { source: 'api', token: 'admin', requestId: 'route-1' });
+    assert.equal(events[0]!.interface, 'vsev2');
+    assert.equal(events[1]!.data?.count, 20);
+    assert.equal((events[1]!.data?.routes as unknown[]).length, 16, 'a batch is summarized');
+    assert.equal(events[1]!.data?.truncated, true);
+    assert.deepEqual(events[3]!.data, { server: 'fd00::53', servers: ['fd00::53'], domains: [] });
+    assert.deepEqual(events[4]!.data, { server: 'fd00::53', servers: [], domains: [] });
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as { port: number };
-  for (const name of ['vsstream0', 'vsown0']) {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/interfaces/${name}/stream`, { headers: { 'x-request-id': `attach-${name}` } });
-    await new Promise((r) => ws.once('open', r));
-    ws.close(1000);
-    await new Promise((r) => ws.once('close', r));
-  }
-  // At shutdown a packet stream is closed with 1001 "going away".
-  const mark = engine.events.headSeq;
-  const last = new WebSocket(`ws://127.0.0.1:${port}/interfaces/vslast0/stream`);
-  await new Promise((r) => last.once('open', r));
-  const closed = new Promise<number>((r) => last.once('close', (code) => r(code)));
-  await new Promise((r) => setTimeout(r, 20));
-  engine.events.emit('daemon.stopping');
-  assert.equal(await closed, 1001);
-  await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(
-    engine.events.after(mark).events.filter((e) => e.interface !== 'vsown0').map((e) => `${e.type} ${e.interface ?? ''}`),
-    ['stream.attached vslast0', 'daemon.stopping ', 'stream.detached vslast0'],
-  );
-  const events = engine.events.after(0).events.slice(0, 4).map((e) => ({ type: e.type, interface: e.interface, data: e.data, reason: e.reason }));
-  assert.deepEqual(events, [
-    { type: 'stream.attached', interface: 'vsstream0', data: { protocol: null }, reason: { source: 'api', requestId: 'attach-vsstream0' } },
-    { type: 'stream.detached', interface: 'vsstream0', data: { code: 1000 }, reason: { source: 'stream', detail: 'WebSocket closed with 1000' } },
-    { type: 'stream.attached', interface: 'vsown0', data: { own: true }, reason: { source: 'api', requestId: 'attach-vsown0' } },
-    { type: 'stream.detached', interface: 'vsown0', data: { code: 1000 }, reason: { source: 'stream', detail: 'WebSocket closed with 1000' } },
-  ]);
 });

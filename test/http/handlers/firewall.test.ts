@@ -7,8 +7,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { KillSwitch } from '../../../src/engine/kill-switch.js';
-import { NftFirewall } from '../../../src/system/nft.js';
 import { TOKENS, build } from '../../helpers/app.js';
 import { assertContract } from '../../helpers/contract.js';
 import { spawnDaemon, waitReady } from '../../helpers/daemon.js';
@@ -21,7 +19,7 @@ const BLOCK = { allowVpn: [{ address: '0.0.0.0', prefix: 0 }], allowOriginal: []
  * shared test namespace's routes: a block must never be applied in that namespace.
  */
 async function buildWithoutDefaultRoute(t: TestContext) {
-  const { admin } = await build(t, { killSwitch: (engine) => new KillSwitch(engine, new NftFirewall(), () => []) });
+  const { admin } = await build(t, { defaultRoutes: () => [] });
   return admin;
 }
 

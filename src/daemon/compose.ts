@@ -1,0 +1,82 @@
+/**
+ * The composition root: the one place the daemon is assembled, system backends first, then the
+ * engine's facade, then the HTTP app over it. The daemon's start and the tests' build(t) both
+ * come through composeDaemon; tests change only its options.
+ */
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { describeFeatures, featureSupport, type FeatureSupport } from '../engine/features.js';
+import { KillSwitch } from '../engine/kill-switch.js';
+import { Vpnsvc, type EngineLogger } from '../engine/vpnsvc.js';
+import { buildApp } from '../http/app.js';
+import { loadSpec } from '../http/spec.js';
+import { probeHost, type HostProbe } from '../system/host.js';
+import { NftFirewall, defaultRoutes, type DefaultRoute } from '../system/nft.js';
+import { createResolverBackend } from '../system/resolver/detect.js';
+import type { ResolverBackend } from '../system/resolver/types.js';
+import type { TokenStore } from '../tokens/token-store.js';
+
+export interface ComposeOptions {
+  /** VPNSVC_DNS_BACKEND and VPNSVC_RESOLV_CONF pick and place the resolver backend. */
+  env: NodeJS.ProcessEnv;
+  stateDir: string;
+  tokens: TokenStore;
+  log?: EngineLogger & FastifyBaseLogger;
+  https?: { cert: Buffer; key: Buffer };
+  /** What the host offers; probed when not given. */
+  probe?: HostProbe;
+  /** Overrides the probe's verdict on the VPN feature (a test of a host without it). */
+  support?: FeatureSupport;
+  /** Where the kill switch finds the original interface (default: the main table's default routes). */
+  defaultRoutes?: () => DefaultRoute[];
+}
+
+export interface Daemon {
+  vpnsvc: Vpnsvc;
+  app: FastifyInstance;
+  resolver: ResolverBackend;
+  probe: HostProbe;
+  /** Closes the app, then de-initializes the active interface (routes, DNS, stream undone). */
+  close(): Promise<void>;
+}
+
+const QUIET: EngineLogger = { info: () => undefined, warn: () => undefined };
+
+/** A bad VPNSVC_DNS_BACKEND or VPNSVC_RESOLV_CONF throws with the variable's name. */
+export function resolverFromEnv(env: NodeJS.ProcessEnv, stateDir: string): ResolverBackend {
+  const resolvConf = env.VPNSVC_RESOLV_CONF;
+  if (resolvConf !== undefined && resolvConf !== '' && !resolvConf.startsWith('/')) {
+    throw new Error(`VPNSVC_RESOLV_CONF must be an absolute path, not "${resolvConf}"`);
+  }
+  return createResolverBackend({ env, stateDir });
+}
+
+export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
+  const probe = options.probe ?? (await probeHost());
+  const resolver = resolverFromEnv(options.env, options.stateDir);
+  // What a killed predecessor left in the resolver goes before anything new is written.
+  await resolver.recover();
+  const vpnsvc = new Vpnsvc({
+    support: options.support ?? featureSupport(probe),
+    log: options.log ?? QUIET,
+    resolver,
+    firewall: new KillSwitch(new NftFirewall(), options.defaultRoutes ?? defaultRoutes),
+  });
+  const app = await buildApp({
+    vpnsvc,
+    spec: loadSpec(),
+    host: { features: async () => describeFeatures(probe, resolver.name), startedAt: Date.now() },
+    tokens: options.tokens,
+    ...(options.log && { loggerInstance: options.log }),
+    ...(options.https && { https: options.https }),
+  });
+  return {
+    vpnsvc,
+    app,
+    resolver,
+    probe,
+    close: async () => {
+      await app.close();
+      await vpnsvc.close();
+    },
+  };
+}

@@ -3,11 +3,11 @@
  * the daemon's host), the way the daemon's first start creates it. Secrets are printed once and
  * only their hashes are stored. The running daemon notices the change (src/token-watch.ts).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliCommand, Parsed } from './command.js';
 import { DEFAULT_STATE_DIR, UsageError } from './client.js';
-import { PRIVILEGES, TOKENS_FILE, addToken, type Privilege, type TokenFile } from '../tokens/token-store.js';
+import { PRIVILEGES, TOKENS_FILE, addToken, removeToken, type Privilege, type TokenFile } from '../tokens/token-store.js';
 
 const stateDirOption = { 'state-dir': { type: 'string' } } as const;
 
@@ -70,13 +70,14 @@ export const tokenCommands: CliCommand[] = [
       const id = p.positionals[0];
       if (!id || p.positionals.length > 1) throw new UsageError('usage: vpnsvc token del <id>');
       const dir = stateDir(p, ctx.env);
-      const file = readTokens(dir);
-      const kept = file.tokens.filter((t) => t.id !== id);
-      if (kept.length === file.tokens.length) throw new UsageError(`no token "${id}"`);
-      const path = join(dir, TOKENS_FILE);
-      const tmp = `${path}.tmp-${process.pid}`;
-      writeFileSync(tmp, `${JSON.stringify({ ...file, tokens: kept }, null, 2)}\n`, { mode: 0o600 });
-      renameSync(tmp, path);
+      readTokens(dir);
+      let removed: boolean;
+      try {
+        removed = removeToken(dir, id);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      if (!removed) throw new UsageError(`no token "${id}"`);
       if (!ctx.json) ctx.io.err(`token "${id}" revoked`);
     },
   },

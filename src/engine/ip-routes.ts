@@ -3,7 +3,7 @@
  * IPv6. The kernel is the one record of which routes exist: nothing is cached here, so a listing
  * or a duplicate check can never disagree with what `ip route` shows.
  */
-import { constants } from 'node:os';
+import { EEXIST, ENETDOWN, ESRCH } from '../errors/errno.js';
 import type { Route } from '../contract/api-types.js';
 import { VpnsvcError, errnoError, errnoName, invalidParameter, noSuchFile } from '../errors/errors.js';
 import * as native from '../system/native.js';
@@ -17,8 +17,6 @@ export interface RouteTarget {
 
 /** One request's worth; the HTTP schema says the same (and 1 MiB of JSON holds about 20,000). */
 export const MAX_ROUTES_PER_CALL = 20_000;
-
-const { EEXIST, ESRCH, ENETDOWN } = constants.errno;
 
 /**
  * Checks every route, then changes all of them in one netlink batch that the shim undoes on

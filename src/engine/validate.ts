@@ -5,9 +5,8 @@
 import ipaddr from 'ipaddr.js';
 import { invalidParameter } from '../errors/errors.js';
 
-export const IFNAME_MAX = 15;
-/** Not starting with - or .: never an option to resolvectl/resolvconf/ip, never . or .. */
-export const IFNAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+export { IFNAME_MAX, IFNAME_PATTERN, checkInterfaceName } from '../system/interface-name.js';
+
 export const MTU_MIN = 68;
 export const MTU_MAX = 65535;
 export const DEFAULT_MTU = 1500;
@@ -15,15 +14,6 @@ export const SESSION_MAX = 31;
 export const DEFAULT_SESSION = 'VPN_Session';
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
-
-export function checkInterfaceName(name: string): string {
-  if (!IFNAME_PATTERN.test(name)) {
-    throw invalidParameter(
-      `interface name "${name}" is invalid: use 1-${IFNAME_MAX} characters of A-Z a-z 0-9 _ . -, not starting with - or .`,
-    );
-  }
-  return name;
-}
 
 export function checkMtu(mtu: number): number {
   if (!Number.isInteger(mtu) || mtu < MTU_MIN || mtu > MTU_MAX) {

@@ -1,4 +1,6 @@
-import { constants } from 'node:os';
+import { errnoName } from './errno.js';
+
+export { errnoName } from './errno.js';
 
 /**
  * The seed's error catalogue. Values are Tizen's (see shared REFERENCE): the engine and the
@@ -46,17 +48,6 @@ export const permissionDenied = (message: string): VpnsvcError =>
   new VpnsvcError('VPNSVC_ERROR_PERMISSION_DENIED', message);
 export const timeout = (message: string): VpnsvcError =>
   new VpnsvcError('VPNSVC_ERROR_TIMEOUT', message);
-
-// Node's table lacks a few Linux errnos the TUN driver returns (EBADFD when the device is gone).
-const LINUX_ONLY_ERRNOS: Record<string, number> = { EBADFD: 77, ERESTART: 85 };
-
-const ERRNO_NAMES = new Map<number, string>(
-  [...Object.entries(LINUX_ONLY_ERRNOS), ...Object.entries(constants.errno)].map(([name, value]) => [value, name]),
-);
-
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(Math.abs(errno)) ?? `errno ${Math.abs(errno)}`;
-}
 
 /** Which seed error a kernel errno stands for; anything unlisted is an I/O error. */
 const ERRNO_KIND: Record<string, ErrorName> = {

@@ -76,8 +76,11 @@ function withTempCleanup(fs: FsOps, tmp: string, work: () => void): void {
   }
 }
 
-export function writeFileAtomic(fs: FsOps, path: string, data: Uint8Array, owner: Ownership): void {
-  const tmp = tempPathFor(path);
+/**
+ * The whole sequence on an injected fs. `tmp` defaults to the fixed name, which suits files that
+ * only the daemon writes (recovery removes a stale one by that name).
+ */
+export function writeFileAtomicWith(fs: FsOps, path: string, data: Uint8Array, owner: Ownership, tmp = tempPathFor(path)): void {
   unlinkIfPresent(fs, tmp);
   withTempCleanup(fs, tmp, () => {
     const fd = fs.openSync(tmp, 'wx', owner.mode);
@@ -99,6 +102,15 @@ export function writeFileAtomic(fs: FsOps, path: string, data: Uint8Array, owner
   syncDir(fs, dirname(path));
 }
 
+/**
+ * The common case: the real fs, text or bytes. The temporary name carries the pid because some
+ * files have writers in several processes (tokens.json: the daemon and `vpnsvc token`).
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, owner: Ownership): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  writeFileAtomicWith(realFs, path, bytes, owner, `${tempPathFor(path)}-${process.pid}`);
+}
+
 /** Replaces path with a symbolic link, atomically (symlink beside it, then rename). */
 export function symlinkAtomic(fs: FsOps, target: string, path: string): void {
   const tmp = tempPathFor(path);
@@ -112,6 +124,11 @@ export function symlinkAtomic(fs: FsOps, target: string, path: string): void {
 
 export function removeDurably(fs: FsOps, path: string): void {
   if (unlinkIfPresent(fs, path)) syncDir(fs, dirname(path));
+}
+
+/** Removes path (if there) and makes the removal durable, on the real fs. */
+export function removeFileDurably(path: string): void {
+  removeDurably(realFs, path);
 }
 
 export function readIfPresent(fs: FsOps, path: string): Buffer | undefined {

@@ -1,11 +1,9 @@
 /** What the host offers the VPN feature: TUN device, CAP_NET_ADMIN, nft. */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
-import { errnoName } from '../errors/errors.js';
+import { errnoName } from '../errors/errno.js';
 import { tunDeviceStatus } from './native.js';
+import { runProgram } from './process.js';
 
-const execFileAsync = promisify(execFile);
 const CAP_NET_ADMIN = 12;
 
 export interface HostProbe {
@@ -25,8 +23,7 @@ export function hasCapability(bit: number, status = readFileSync('/proc/self/sta
 
 async function probeNft(): Promise<HostProbe['nft']> {
   try {
-    const { stdout } = await execFileAsync('nft', ['--version'], { timeout: 5000 });
-    return { available: true, version: stdout.trim() };
+    return { available: true, version: (await runProgram('nft', ['--version'])).trim() };
   } catch {
     return { available: false };
   }

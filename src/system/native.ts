@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import koffi from 'koffi';
+import { EACCES, EADDRNOTAVAIL, EBADF, EINVAL, ENODEV, ENOTSOCK, EPERM, ESRCH } from '../errors/errno.js';
 import { errnoError, ioError, type ErrorName } from '../errors/errors.js';
 import { projectRoot } from '../config/project-root.js';
 
@@ -101,7 +102,7 @@ export function closeFd(fd: number): void {
 /** Interface index, or undefined when no interface has that name. */
 export function ifIndex(name: string): number | undefined {
   const rc = loadNative().ifIndex(name) as number;
-  if (rc === -19 /* ENODEV */) return undefined;
+  if (rc === -ENODEV) return undefined;
   return check(rc, `index of "${name}"`);
 }
 
@@ -124,7 +125,8 @@ export function setPeerAddress(name: string, address: string): void {
 function readAddress(fn: 'ifGetAddr' | 'ifGetDstAddr', name: string): string | null {
   const out = Buffer.alloc(INET_ADDRSTRLEN);
   const rc = loadNative()[fn](name, out, INET_ADDRSTRLEN) as number;
-  if (rc === -99 /* EADDRNOTAVAIL: no IPv4 address yet */) return null;
+  // no IPv4 address yet
+  if (rc === -EADDRNOTAVAIL) return null;
   check(rc, `read address of "${name}"`);
   return cString(out);
 }
@@ -212,13 +214,13 @@ export function listRoutes(ifindex: number): PackedRoutes {
 }
 /** What a protect failure means to the caller: the process, the fd, or the daemon's rights. */
 const PROTECT_ERRNO_KIND: Record<number, ErrorName> = {
-  [-3 /* ESRCH */]: 'VPNSVC_ERROR_NO_SUCH_FILE',
-  [-9 /* EBADF */]: 'VPNSVC_ERROR_INVALID_PARAMETER',
-  [-88 /* ENOTSOCK */]: 'VPNSVC_ERROR_INVALID_PARAMETER',
-  [-19 /* ENODEV */]: 'VPNSVC_ERROR_INVALID_PARAMETER',
-  [-22 /* EINVAL */]: 'VPNSVC_ERROR_INVALID_PARAMETER',
-  [-1 /* EPERM */]: 'VPNSVC_ERROR_PERMISSION_DENIED',
-  [-13 /* EACCES */]: 'VPNSVC_ERROR_PERMISSION_DENIED',
+  [-ESRCH]: 'VPNSVC_ERROR_NO_SUCH_FILE',
+  [-EBADF]: 'VPNSVC_ERROR_INVALID_PARAMETER',
+  [-ENOTSOCK]: 'VPNSVC_ERROR_INVALID_PARAMETER',
+  [-ENODEV]: 'VPNSVC_ERROR_INVALID_PARAMETER',
+  [-EINVAL]: 'VPNSVC_ERROR_INVALID_PARAMETER',
+  [-EPERM]: 'VPNSVC_ERROR_PERMISSION_DENIED',
+  [-EACCES]: 'VPNSVC_ERROR_PERMISSION_DENIED',
 };
 
 /** vpnsvc_protect: SO_BINDTODEVICE on socket `fd` of process `pid` (taken with pidfd_getfd). */

@@ -19,6 +19,7 @@
  * table (docker, firewalld) cannot open a hole in this one.
  */
 import { invalidParameter } from '../errors/errors.js';
+import { IFNAME_RULE, isInterfaceName } from './interface-name.js';
 import { canonicalPrefix, minimalCover, rangeToPrefixes, PrefixError, type CanonicalPrefix, type IpPrefix } from './ip-prefix.js';
 
 export const NFT_FAMILY = 'inet';
@@ -28,11 +29,6 @@ export const MAX_ALLOW_ENTRIES = 255;
 
 const COMMENT_VPN = 'vpnsvc:allow-vpn';
 const COMMENT_ORIGINAL = 'vpnsvc:allow-original';
-/**
- * Linux takes almost any byte in an interface name; nft would read `*` as a wildcard. Only names
- * that cannot mean anything to nft or to a shell get into a ruleset.
- */
-const IFNAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
 
 export interface BlockSpec {
   vpnInterface: string;
@@ -55,8 +51,8 @@ export interface NftBatch {
 }
 
 export function checkFirewallInterface(name: unknown, what: string): string {
-  if (typeof name !== 'string' || !IFNAME_RE.test(name)) {
-    throw invalidParameter(`${what} "${String(name)}" is not a valid interface name: use 1-15 characters of A-Z a-z 0-9 _ . - (not starting with . or -)`);
+  if (!isInterfaceName(name)) {
+    throw invalidParameter(`${what} "${String(name)}" is not a valid interface name: use ${IFNAME_RULE} (not starting with . or -)`);
   }
   return name;
 }

@@ -3,36 +3,20 @@
  * the kernel's state read back with `nft -j list`. Also finds the original interface from the
  * main routing table.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { ioError, notSupported } from '../errors/errors.js';
 import { buildBlockBatch, buildUnblockBatch, parseTable, NFT_FAMILY, NFT_TABLE, type BlockSpec, type FirewallState, type NftBatch } from './nft-ruleset.js';
+import { ProgramError, ProgramNotFoundError, runProgram } from './process.js';
 
 const NFT_TIMEOUT_MS = 10_000;
 export const NFT_PACKAGE = 'nftables';
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * nft 1.0.6 reads `-f -` by opening /dev/stdin, which fails (ENXIO) on the socketpair node gives
- * a child as stdin. A private, already unlinked regular file as stdin works with every nft.
- */
-function stdinFromText(text: string): number {
-  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-nft-'));
-  try {
-    const path = join(dir, 'batch.json');
-    writeFileSync(path, text, { mode: 0o600 });
-    return openSync(path, 'r');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** nft ran and said no: an I/O error worded by the caller. */
+const refused =
+  (message: (e: ProgramError) => string) =>
+  (err: unknown): never => {
+    throw err instanceof ProgramError ? ioError(message(err)) : err;
+  };
 
 export class NftFirewall {
   private found = false;
@@ -43,32 +27,28 @@ export class NftFirewall {
   /** NOT_SUPPORTED (naming the package) when nft is missing; remembered once found. */
   async requireNft(): Promise<void> {
     if (this.found) return;
-    const r = await this.run(['--version']);
-    if (r.code !== 0) throw ioError(`nft --version failed: ${r.stderr.trim()}`);
+    await this.run(['--version']).catch(refused((e) => `nft --version failed: ${e.stderr}`));
     this.found = true;
   }
 
-  private run(args: string[], stdin?: string): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-      const input = stdin === undefined ? 'ignore' : stdinFromText(stdin);
-      const child = spawn(this.nft, args, { stdio: [input, 'pipe', 'pipe'], timeout: NFT_TIMEOUT_MS });
-      if (typeof input === 'number') closeSync(input);
-      let stdout = '';
-      let stderr = '';
-      child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') {
-          reject(notSupported(`the firewall needs nft, which is not installed: install the Debian package "${NFT_PACKAGE}"`));
-        } else reject(ioError(`cannot run nft: ${err.message}`));
-      });
-      child.on('close', (code, signal) => resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr }));
-    });
+  /**
+   * Rejects with the ProgramError when nft exits non-zero, for the caller to word. The batch goes
+   * in as a regular file: nft 1.0.6 reads `-f -` by opening /dev/stdin.
+   */
+  private async run(args: string[], stdin?: string): Promise<string> {
+    try {
+      return await runProgram(this.nft, args, { input: stdin, stdin: 'file', timeoutMs: NFT_TIMEOUT_MS });
+    } catch (err) {
+      if (err instanceof ProgramNotFoundError) {
+        throw notSupported(`the firewall needs nft, which is not installed: install the Debian package "${NFT_PACKAGE}"`);
+      }
+      if (err instanceof ProgramError && err.exitCode !== null) throw err;
+      throw ioError(`cannot run nft: ${(err as Error).message}`);
+    }
   }
 
   private async apply(batch: NftBatch, what: string): Promise<void> {
-    const r = await this.run(['-j', '-f', '-'], JSON.stringify(batch));
-    if (r.code !== 0) throw ioError(`nft refused to ${what}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    await this.run(['-j', '-f', '-'], JSON.stringify(batch)).catch(refused((e) => `nft refused to ${what}: ${e.stderr || `exit ${e.exitCode}`}`));
   }
 
   /** Sets or replaces the block in one transaction. The spec is checked before nft runs. */
@@ -83,16 +63,17 @@ export class NftFirewall {
 
   /** The block as the kernel has it now. */
   async read(): Promise<FirewallState> {
-    const tables = await this.run(['-j', 'list', 'tables', NFT_FAMILY]);
-    if (tables.code !== 0) throw ioError(`nft list tables: ${tables.stderr.trim()}`);
-    const found = (JSON.parse(tables.stdout) as { nftables: Array<{ table?: { name: string } }> }).nftables.some(
+    const tables = await this.run(['-j', 'list', 'tables', NFT_FAMILY]).catch(refused((e) => `nft list tables: ${e.stderr}`));
+    const found = (JSON.parse(tables) as { nftables: Array<{ table?: { name: string } }> }).nftables.some(
       (o) => o.table?.name === NFT_TABLE,
     );
     if (!found) return parseTable(null);
-    const table = await this.run(['-j', 'list', 'table', NFT_FAMILY, NFT_TABLE]);
-    // gone between the two calls: unblocked meanwhile
-    if (table.code !== 0) return parseTable(null);
-    return parseTable(JSON.parse(table.stdout) as { nftables: unknown[] });
+    const table = await this.run(['-j', 'list', 'table', NFT_FAMILY, NFT_TABLE]).catch((err: unknown) => {
+      // gone between the two calls: unblocked meanwhile
+      if (err instanceof ProgramError) return undefined;
+      throw err;
+    });
+    return parseTable(table === undefined ? null : (JSON.parse(table) as { nftables: unknown[] }));
   }
 }
 

@@ -3,9 +3,9 @@
  * credentials file) instead of one generated on first start. Installed into tokens.json as the
  * entry "admin" with both privileges, replacing an older admin entry; other tokens stay.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRIVILEGES, TOKENS_FILE, hashToken, type TokenFile } from './token-store.js';
+import { PRIVILEGES, TOKENS_FILE, hashToken, writeTokenFile, type TokenFile } from './token-store.js';
 
 /** Shorter secrets are refused: a token is the only thing between the network and root's network. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
@@ -28,8 +28,6 @@ export function installAdminToken(stateDir: string, tokenFile: string): 'created
   const old = file.tokens.find((t) => t.id === 'admin');
   if (old && old.sha256 === entry.sha256 && PRIVILEGES.every((p) => old.privileges.includes(p))) return 'unchanged';
   const tokens = [entry, ...file.tokens.filter((t) => t.id !== 'admin')];
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify({ ...file, tokens }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeTokenFile(path, { ...file, tokens });
   return old ? 'replaced' : 'created';
 }

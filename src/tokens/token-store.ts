@@ -3,8 +3,9 @@
  * The seed's privileges are http://tizen.org/privilege/vpnservice and .../internet.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../system/atomic-file.js';
 
 export const PRIVILEGES = ['vpnservice', 'internet'] as const;
 export type Privilege = (typeof PRIVILEGES)[number];
@@ -47,10 +48,13 @@ function checkTokenFile(data: unknown, path: string): TokenFile {
   return data as TokenFile;
 }
 
+/** Secrets and their hashes: root only, and replaced whole so a reader never sees half a file. */
 function writePrivate(path: string, content: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, content, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, content, { mode: 0o600 });
+}
+
+export function writeTokenFile(path: string, file: TokenFile): void {
+  writePrivate(path, `${JSON.stringify(file, null, 2)}\n`);
 }
 
 export class TokenStore {
@@ -83,7 +87,7 @@ export class TokenStore {
       const adminPath = join(stateDir, ADMIN_TOKEN_FILE);
       writePrivate(adminPath, `${token}\n`);
       const file: TokenFile = { tokens: [{ id: 'admin', sha256: hashToken(token), privileges: [...PRIVILEGES] }] };
-      writePrivate(path, `${JSON.stringify(file, null, 2)}\n`);
+      writeTokenFile(path, file);
       return { store: new TokenStore(file.tokens), createdAdminToken: adminPath };
     }
     const file = checkTokenFile(JSON.parse(readFileSync(path, 'utf8')), path);
@@ -111,6 +115,16 @@ export function addToken(stateDir: string, id: string, privileges: Privilege[]):
   if (file.tokens.some((t) => t.id === id)) throw new Error(`a token with id "${id}" already exists in ${path}`);
   const token = newToken();
   file.tokens.push({ id, sha256: hashToken(token), privileges });
-  writePrivate(path, `${JSON.stringify(file, null, 2)}\n`);
+  writeTokenFile(path, file);
   return token;
+}
+
+/** Revokes the token `id` in a state directory's file; false when there is none of that id. */
+export function removeToken(stateDir: string, id: string): boolean {
+  const path = join(stateDir, TOKENS_FILE);
+  const file = checkTokenFile(JSON.parse(readFileSync(path, 'utf8')), path);
+  const kept = file.tokens.filter((t) => t.id !== id);
+  if (kept.length === file.tokens.length) return false;
+  writeTokenFile(path, { ...file, tokens: kept });
+  return true;
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { TokenStore, addToken, hashToken } from '../../src/tokens/token-store.js';
+import { TokenStore, addToken, hashToken, removeToken } from '../../src/tokens/token-store.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-tokens-'));
@@ -44,4 +44,20 @@ test('a malformed tokens.json is refused with its path', (t) => {
   const path = join(dir, 'tokens.json');
   writeFileSync(path, JSON.stringify({ tokens: [{ id: 'x', sha256: 'abc', privileges: ['root'] }] }));
   assert.throws(() => TokenStore.openStateDir(dir), /tokens\.json: tokens\[0\]\.sha256/);
+});
+
+test('removeToken revokes one id, keeps the others and mode 0600; an unknown id changes nothing', (t) => {
+  const dir = tempDir(t);
+  TokenStore.openStateDir(dir);
+  const ui = addToken(dir, 'ui', ['vpnservice']);
+  const ro = addToken(dir, 'ro', []);
+  assert.equal(removeToken(dir, 'ui'), true);
+  const { store } = TokenStore.openStateDir(dir);
+  assert.equal(store.verify(ui), undefined);
+  assert.equal(store.verify(ro)?.id, 'ro');
+  assert.equal(statSync(join(dir, 'tokens.json')).mode & 0o777, 0o600);
+  const before = readFileSync(join(dir, 'tokens.json'), 'utf8');
+  assert.equal(removeToken(dir, 'ui'), false);
+  assert.equal(readFileSync(join(dir, 'tokens.json'), 'utf8'), before);
+  assert.deepEqual(readdirSync(dir).sort(), ['admin.token', 'tokens.json'], 'no temporary file left');
 });

@@ -26,7 +26,7 @@ import {
   syncDir,
   tempPathFor,
   unlinkIfPresent,
-  writeFileAtomic,
+  writeFileAtomicWith,
 } from '../atomic-file.js';
 import type { DnsConfig, ResolverBackend } from './types.js';
 
@@ -134,8 +134,8 @@ export class FileBackend implements ResolverBackend {
     // The backup (with the hash about to be written) is durable before the file changes.
     backup.written = [...backup.written.slice(-1), hash].filter((h, i, all) => all.indexOf(h) === i);
     this.fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.fs, this.backupPath, serializeBackup(backup), { mode: 0o600 });
-    writeFileAtomic(this.fs, backup.path, content, this.ownership(backup.original));
+    writeFileAtomicWith(this.fs, this.backupPath, serializeBackup(backup), { mode: 0o600 });
+    writeFileAtomicWith(this.fs, backup.path, content, this.ownership(backup.original));
   }
 
   async clear(): Promise<void> {
@@ -155,7 +155,7 @@ export class FileBackend implements ResolverBackend {
     if (!backup) return;
     if (this.isOurs(backup)) {
       const o = backup.original;
-      if (o.kind === 'file') writeFileAtomic(this.fs, backup.path, toBytes(o.content), this.ownership(o));
+      if (o.kind === 'file') writeFileAtomicWith(this.fs, backup.path, toBytes(o.content), this.ownership(o));
       else if (o.kind === 'symlink') symlinkAtomic(this.fs, o.target, backup.path);
       else removeDurably(this.fs, backup.path);
     } else {
@@ -163,7 +163,7 @@ export class FileBackend implements ResolverBackend {
       if (current) {
         const stripped = stripManaged(current.toString('latin1'));
         if (stripped !== current.toString('latin1')) {
-          writeFileAtomic(this.fs, backup.path, toBytes(stripped), this.currentOwnership(backup.path));
+          writeFileAtomicWith(this.fs, backup.path, toBytes(stripped), this.currentOwnership(backup.path));
         }
       }
     }

@@ -3,7 +3,7 @@
  * next start after a crash can take it back even though the engine's memory is gone.
  */
 import { join } from 'node:path';
-import { type FsOps, readIfPresent, realFs, removeDurably, writeFileAtomic } from '../atomic-file.js';
+import { type FsOps, readIfPresent, realFs, removeDurably, writeFileAtomicWith } from '../atomic-file.js';
 import type { ResolverBackendName } from './types.js';
 
 const RECORD_FILE = 'dns-link.json';
@@ -28,7 +28,7 @@ export class LinkRecordStore {
 
   write(record: LinkRecord): void {
     this.fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(this.fs, this.path, Buffer.from(JSON.stringify(record)), { mode: 0o600 });
+    writeFileAtomicWith(this.fs, this.path, Buffer.from(JSON.stringify(record)), { mode: 0o600 });
   }
 
   remove(): void {

@@ -5,10 +5,11 @@
  */
 import { type FsOps, readIfPresent, realFs } from '../atomic-file.js';
 import { LinkRecordStore } from './link-record.js';
-import { type RunCommand, runCommand } from '../process.js';
+import { type RunProgram, runProgram } from '../process.js';
 import type { DnsConfig, ResolverBackend } from './types.js';
 
 export const INTERFACE_ORDER_FILE = '/etc/resolvconf/interface-order';
+const RESOLVCONF_PACKAGE = 'resolvconf';
 
 /** wg-quick's rule: the first "name*" pattern of interface-order gives the record prefix "name.". */
 export function recordPrefix(interfaceOrder: string | undefined): string {
@@ -31,7 +32,7 @@ export class ResolvconfBackend implements ResolverBackend {
 
   constructor(
     private readonly records: LinkRecordStore,
-    private readonly run: RunCommand = runCommand,
+    private readonly run: RunProgram = runProgram,
     private readonly resolvconf = 'resolvconf',
     private readonly fs: FsOps = realFs,
     private readonly interfaceOrderFile = INTERFACE_ORDER_FILE,
@@ -48,13 +49,13 @@ export class ResolvconfBackend implements ResolverBackend {
     }
     const name = recordPrefix(readIfPresent(this.fs, this.interfaceOrderFile)?.toString('utf8')) + iface;
     this.records.write({ backend: this.name, name });
-    await this.run(this.resolvconf, ['-a', name, '-m', '0', '-x'], renderRecord(config));
+    await this.run(this.resolvconf, ['-a', name, '-m', '0', '-x'], { input: renderRecord(config), debianPackage: RESOLVCONF_PACKAGE });
   }
 
   async clear(): Promise<void> {
     const record = this.records.read();
     if (!record) return;
-    await this.run(this.resolvconf, ['-d', record.name, '-f']);
+    await this.run(this.resolvconf, ['-d', record.name, '-f'], { debianPackage: RESOLVCONF_PACKAGE });
     this.records.remove();
   }
 

@@ -4,15 +4,18 @@
  * tunnel, "~corp.example" for split DNS) are passed as they are.
  */
 import { LinkRecordStore } from './link-record.js';
-import { type RunCommand, runCommand } from '../process.js';
+import { type RunOptions, type RunProgram, runProgram } from '../process.js';
 import type { DnsConfig, ResolverBackend } from './types.js';
+
+/** Debian 12 and later ship resolvectl with resolved itself. */
+const RESOLVECTL: RunOptions = { debianPackage: 'systemd-resolved' };
 
 export class ResolvedBackend implements ResolverBackend {
   readonly name = 'resolved' as const;
 
   constructor(
     private readonly records: LinkRecordStore,
-    private readonly run: RunCommand = runCommand,
+    private readonly run: RunProgram = runProgram,
     private readonly resolvectl = 'resolvectl',
   ) {}
 
@@ -26,9 +29,9 @@ export class ResolvedBackend implements ResolverBackend {
       return;
     }
     this.records.write({ backend: this.name, name: iface });
-    await this.run(this.resolvectl, ['dns', iface, ...config.servers]);
+    await this.run(this.resolvectl, ['dns', iface, ...config.servers], RESOLVECTL);
     // An empty string clears the list; resolvectl wants it as one argument.
-    await this.run(this.resolvectl, ['domain', iface, ...(config.domains.length ? config.domains : [''])]);
+    await this.run(this.resolvectl, ['domain', iface, ...(config.domains.length ? config.domains : [''])], RESOLVECTL);
   }
 
   async clear(): Promise<void> {
@@ -45,7 +48,7 @@ export class ResolvedBackend implements ResolverBackend {
 
   private async revert(iface: string): Promise<void> {
     if (!this.records.read()) return;
-    await this.run(this.resolvectl, ['revert', iface]);
+    await this.run(this.resolvectl, ['revert', iface], RESOLVECTL);
     this.records.remove();
   }
 }

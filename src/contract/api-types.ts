@@ -20,5 +20,14 @@ export type FirewallBlock = Schemas['FirewallBlock'];
 export type FirewallState = Schemas['FirewallState'];
 export type ProtectSocket = Schemas['ProtectSocket'];
 export type VpnEvent = Schemas['Event'];
+/** Every event type the spec lists (the enums of Event's oneOf). */
+export type EventType = VpnEvent['type'];
+/** The event of type T: the branch of Event's oneOf whose enum holds T (a branch may hold several). */
+export type EventOf<T extends EventType> = VpnEvent extends infer E ? (E extends { type: infer U } ? (T extends U ? E : never) : never) : never;
+export type EventData<T extends EventType> = EventOf<T>['data'];
 export type EventReason = Schemas['EventReason'];
 export type EventBacklog = Schemas['EventBacklog'];
+export type EventStreamMessage = Schemas['EventStreamMessage'];
+export type HelloMessage = Schemas['HelloMessage'];
+export type EventsLostMessage = Schemas['EventsLostMessage'];
+export type CountersMessage = Schemas['CountersMessage'];

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, lstatSync, readFileSync, unlinkSync } from 'node
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { loadConfig, type Config } from '../config/config.js';
-import { withReason } from '../engine/events.js';
+import { withReason, type EventData } from '../engine/events.js';
 import type { Vpnsvc } from '../engine/vpnsvc.js';
 import { RuntimeJournal, isLiveDaemon, readJournal, reconcile, staleTunReconciler, type Reconciler } from '../recovery/journal.js';
 import { iproute2Links } from '../system/links.js';
@@ -119,7 +119,7 @@ export async function startDaemon(config: Config, vpnsvc: Vpnsvc, store: TokenSt
  */
 export function handleShutdown({ app, vpnsvc }: Daemon, running: RunningDaemon, config: Config, log: Logger): void {
   let stopping = false;
-  const stop = (signal: string): void => {
+  const stop = (signal: EventData<'daemon.stopping'>['signal']): void => {
     if (stopping) return;
     stopping = true;
     const t0 = Date.now();

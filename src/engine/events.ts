@@ -1,6 +1,8 @@
 /**
- * The engine's event bus. Every domain reports its state changes here (`engine.events.emit`);
- * the HTTP layer streams them to followers and replays a bounded history to one that resumes.
+ * The engine's event bus. The facade (vpnsvc.ts) and the daemon's lifecycle report state changes
+ * here; the HTTP layer streams them to followers and replays a bounded history to one that
+ * resumes. Types and data come from openapi.yaml (Event): emit takes only a type the spec lists,
+ * with the data schema that type selects.
  *
  * The reason of an event is taken from the async context: the HTTP layer runs each request's
  * handler inside `withReason({source: 'api', token, requestId})`, the daemon runs shutdown inside
@@ -9,9 +11,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { EventReason, VpnEvent } from '../contract/api-types.js';
+import type { EventData, EventOf, EventReason, EventType, VpnEvent } from '../contract/api-types.js';
 
-export type { EventReason, VpnEvent };
+export type { EventData, EventOf, EventReason, EventType, VpnEvent };
 
 /** Events kept for followers that reconnect. */
 export const EVENT_HISTORY_SIZE = 1024;
@@ -27,12 +29,12 @@ export function currentReason(): EventReason {
   return reasons.getStore() ?? { source: 'daemon' };
 }
 
-export interface EmitFields {
-  interface?: string;
-  data?: Record<string, unknown>;
+/** `interface` is required for the types whose branch of Event requires it. */
+export type EmitFields<T extends EventType> = (undefined extends EventOf<T>['interface'] ? { interface?: string } : { interface: string }) & {
+  data: EventData<T>;
   /** Overrides the reason from the async context. */
   reason?: EventReason;
-}
+};
 
 export type Resume =
   | { lost: false; events: VpnEvent[] }
@@ -69,16 +71,17 @@ export class EventBus {
     return this.seq - this.history.length + 1;
   }
 
-  emit(type: string, fields: EmitFields = {}): VpnEvent {
-    const event: VpnEvent = {
+  emit<T extends EventType>(type: T, fields: EmitFields<T>): EventOf<T> {
+    const { interface: iface } = fields as { interface?: string };
+    const event = {
       seq: ++this.seq,
       epoch: this.epoch,
       time: new Date().toISOString(),
       type,
-      ...(fields.interface !== undefined && { interface: fields.interface }),
+      ...(iface !== undefined && { interface: iface }),
       reason: fields.reason ?? currentReason(),
-      ...(fields.data !== undefined && { data: fields.data }),
-    };
+      data: fields.data,
+    } as VpnEvent as EventOf<T>;
     if (this.history.length < this.historySize) this.history.push(event);
     else {
       this.history[this.start] = event;

@@ -523,16 +523,38 @@ export interface paths {
         };
         /**
          * Live state changes with their reasons; resumable from a sequence number.
-         * @description Every state change (interface created, replaced or removed; settings applied; session
-         *     changed; routes, DNS and firewall changed; stream attached or detached; daemon start,
-         *     recovery and stop) is an Event with a sequence number, the time, a type and a reason:
-         *     who or what caused it (`api` with the token id and request id, `daemon`, `recovery`,
-         *     `kernel`, `stream`).
+         * @description Every state change is an Event with a sequence number, the time, a type, a reason (who
+         *     or what caused it: `api` with the token id and request id, `daemon`, `recovery`,
+         *     `kernel`, `stream`) and `data`, whose schema the type selects (the `oneOf` of Event):
+         *
+         *     | type | data | when |
+         *     |---|---|---|
+         *     | `interface.created` | InterfaceCreatedData | vpnsvc_init |
+         *     | `interface.replaced` | InterfaceReplacedData | vpnsvc_init while another VPN was active |
+         *     | `interface.removed` | InterfaceRemovedData | vpnsvc_deinit, shutdown, or the device vanished (`kernel`) |
+         *     | `interface.updated` | InterfaceUpdatedData | PATCH /interfaces/{name} (blocking at once; mtu and addresses staged) |
+         *     | `settings.applied` | SettingsAppliedData | vpnsvc_update_settings |
+         *     | `session.changed` | SessionChangedData | vpnsvc_set_session |
+         *     | `route.added`, `route.removed` | RouteChangeData | vpnsvc_add_route, vpnsvc_remove_route (one or an array) |
+         *     | `dns.added`, `dns.removed` | DnsServerChangeData | vpnsvc_add_dns_server, vpnsvc_remove_dns_server |
+         *     | `dns.domain.added`, `dns.domain.removed` | DnsDomainChangeData | search domains added or removed |
+         *     | `firewall.blocked` | FirewallState | vpnsvc_block_networks |
+         *     | `firewall.unblocked` | FirewallUnblockedData | vpnsvc_unblock_networks |
+         *     | `socket.protected` | SocketProtectedData | vpnsvc_protect |
+         *     | `stream.attached`, `stream.detached` | StreamAttachedData, StreamDetachedData | a packet stream began or ended (`stream`) |
+         *     | `daemon.started` | DaemonStartedData | the daemon started (`recovery`) |
+         *     | `daemon.recovered` | DaemonRecoveredData | a crashed predecessor's leftovers were reconciled (`recovery`) |
+         *     | `daemon.stopping` | DaemonStoppingData | SIGTERM or SIGINT (`daemon`) |
+         *
+         *     Followers also get three messages that are not events and are not kept in the history
+         *     (each message of the stream is an EventStreamMessage): `hello` (HelloMessage),
+         *     `events.lost` (EventsLostMessage) and `counters` (CountersMessage).
          *
          *     Three forms on one path:
-         *     - **WebSocket** (an Upgrade request): one JSON text message per Event.
-         *     - **Server-Sent Events** (`Accept: text/event-stream`): `id: <epoch>:<seq>`,
-         *       `event: <type>`, `data: <Event JSON>`. EventSource's `Last-Event-ID` resumes.
+         *     - **WebSocket** (an Upgrade request): one JSON text message per EventStreamMessage.
+         *     - **Server-Sent Events** (`Accept: text/event-stream`): `id: <epoch>:<seq>` (events and
+         *       `events.lost` only), `event: <type>`, `data: <EventStreamMessage JSON>`.
+         *       EventSource's `Last-Event-ID` resumes.
          *     - **JSON** (otherwise): the retained history after `since`, as an EventBacklog.
          *
          *     A follower first gets a `hello` message (the current `seq`, the `epoch` and the oldest
@@ -641,9 +663,9 @@ export interface components {
             txDropped: number;
             /** @description Packets read from the TUN and dropped because the stream's client was slower than the tunnel (kept by vpnsvc). */
             streamDropped: number;
-            /** @description Packets from clients not written to the TUN */
+            /** @description Packets from clients not written to the TUN, not IPv4/IPv6 or refused by the kernel (kept by vpnsvc). */
             writeDropped: number;
-            /** @description Stream messages refused whole */
+            /** @description Stream messages refused whole, e.g. a batch frame whose lengths overrun it (kept by vpnsvc). */
             framesRejected: number;
         };
         /** @description The active VPN interface. mtu, localIp, remoteIp and up are read back from the kernel. */
@@ -789,9 +811,14 @@ export interface components {
             token?: string;
             /** @description The request id (also in the X-Request-Id response header and the logs). */
             requestId?: string;
-            /** @description Why */
+            /** @description Why, in words. */
             detail?: string;
         };
+        /**
+         * @description A state change. `type` selects the schema of `data`: each branch of the oneOf names the
+         *     types it covers (an enum) and their data schema, and whether `interface` is always set.
+         *     The types are closed: a new one is a change of this contract.
+         */
         Event: {
             /** @description Increases by one per event within an epoch. */
             seq: number;
@@ -799,21 +826,95 @@ export interface components {
             epoch: string;
             /** Format: date-time */
             time: string;
-            /**
-             * @description interface.created, interface.replaced, interface.removed, interface.updated,
-             *     settings.applied, session.changed, daemon.started, daemon.recovered, daemon.stopping,
-             *     and the domains' own (route.added, route.removed, dns.added, dns.removed,
-             *     firewall.blocked, firewall.unblocked, stream.attached, stream.detached, …).
-             */
+            /** @description What changed; selects the schema of `data` (see the oneOf). */
             type: string;
-            /** @description The interface concerned */
+            /** @description The interface concerned, if any. */
             interface?: string;
             reason: components["schemas"]["EventReason"];
-            /** @description Details of the change. */
-            data?: {
-                [key: string]: unknown;
-            };
-        };
+            /** @description Details of the change, in the schema `type` selects. */
+            data: unknown;
+        } & ({
+            /** @enum {string} */
+            type: "interface.created";
+            data: components["schemas"]["InterfaceCreatedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "interface.replaced";
+            data: components["schemas"]["InterfaceReplacedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "interface.removed";
+            data: components["schemas"]["InterfaceRemovedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "interface.updated";
+            data: components["schemas"]["InterfaceUpdatedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "settings.applied";
+            data: components["schemas"]["SettingsAppliedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "session.changed";
+            data: components["schemas"]["SessionChangedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "route.added" | "route.removed";
+            data: components["schemas"]["RouteChangeData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "dns.added" | "dns.removed";
+            data: components["schemas"]["DnsServerChangeData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "dns.domain.added" | "dns.domain.removed";
+            data: components["schemas"]["DnsDomainChangeData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "firewall.blocked";
+            data: components["schemas"]["FirewallState"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "firewall.unblocked";
+            data: components["schemas"]["FirewallUnblockedData"];
+        } | {
+            /** @enum {string} */
+            type: "socket.protected";
+            data: components["schemas"]["SocketProtectedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "stream.attached";
+            data: components["schemas"]["StreamAttachedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "stream.detached";
+            data: components["schemas"]["StreamDetachedData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
+            type: "daemon.started";
+            data: components["schemas"]["DaemonStartedData"];
+        } | {
+            /** @enum {string} */
+            type: "daemon.recovered";
+            data: components["schemas"]["DaemonRecoveredData"];
+        } | {
+            /** @enum {string} */
+            type: "daemon.stopping";
+            data: components["schemas"]["DaemonStoppingData"];
+        });
         EventBacklog: {
             epoch: string;
             /** @description The latest seq. */
@@ -823,6 +924,199 @@ export interface components {
             /** @description True when events after `since` are no longer retained (or `epoch` is another run's). */
             lost: boolean;
             events: components["schemas"]["Event"][];
+        };
+        /** @description Data of `interface.created`; the event's `interface` is the name the kernel gave. */
+        InterfaceCreatedData: {
+            /** @description The kernel's interface index of the new TUN. */
+            index: number;
+            /** @description The name asked for (another one when it was taken). */
+            requested: string;
+        };
+        /** @description Data of `interface.replaced`, an init that first de-initialized the active interface. */
+        InterfaceReplacedData: {
+            /** @description The kernel's interface index of the new TUN. */
+            index: number;
+            /** @description The name asked for (another one when it was taken). */
+            requested: string;
+            /** @description The interface de-initialized first (its own interface.removed precedes this). */
+            replaced: string;
+        };
+        /** @description Data of `interface.removed`. */
+        InterfaceRemovedData: {
+            /** @description The kernel's interface index the TUN had. */
+            index: number;
+            /** @description What could not be undone at deinit (routes, DNS, the stream), one message each; absent when all was. */
+            cleanupFailures?: string[];
+        };
+        /** @description Data of `interface.updated`, the settings one call changed (the session has its own event). */
+        InterfaceUpdatedData: {
+            /** @description The fd's blocking mode, in effect at once. */
+            blocking?: boolean;
+            /** @description The staged MTU. */
+            mtu?: number;
+            /** @description The staged local IPv4 address; null when cleared. */
+            localIp?: string | null;
+            /** @description The staged peer IPv4 address; null when cleared. */
+            remoteIp?: string | null;
+        };
+        /** @description Data of `settings.applied`, read back from the kernel after the apply. */
+        SettingsAppliedData: {
+            /** @description The kernel's local IPv4 address. */
+            localIp: string | null;
+            /** @description The kernel's point-to-point peer. */
+            remoteIp: string | null;
+            /** @description The kernel's MTU of the device. */
+            mtu: number;
+        };
+        /** @description Data of `session.changed`. */
+        SessionChangedData: {
+            /** @description The new session name. */
+            session: string;
+        };
+        /** @description Data of `route.added` and `route.removed`; one event per call, also for an array. */
+        RouteChangeData: {
+            /** @description How many routes the call added or removed. */
+            count: number;
+            /** @description The routes in canonical form (host bits clear, IPv6 compressed), at most the first 16. */
+            routes: components["schemas"]["Route"][];
+            /** @description True when `routes` holds only the first 16 of `count`; absent otherwise. */
+            truncated?: boolean;
+        };
+        /** @description Data of `dns.added` and `dns.removed`. */
+        DnsServerChangeData: {
+            /** @description The server added or removed, in canonical form. */
+            server: string;
+            /** @description The VPN's DNS servers after the change, in the order added. */
+            servers: string[];
+            /** @description The VPN's search domains after the change. */
+            domains: string[];
+        };
+        /** @description Data of `dns.domain.added` and `dns.domain.removed`. */
+        DnsDomainChangeData: {
+            /** @description The search domain added or removed (`~` marks a routing-only one). */
+            domain: string;
+            /** @description The VPN's DNS servers after the change, in the order added. */
+            servers: string[];
+            /** @description The VPN's search domains after the change. */
+            domains: string[];
+        };
+        /** @description Data of `firewall.unblocked`, always empty; the service's table is gone. */
+        FirewallUnblockedData: Record<string, never>;
+        /** @description Data of `socket.protected`; the event's `interface` is the one the socket is bound to. */
+        SocketProtectedData: {
+            /** @description The process whose socket was bound. */
+            pid: number;
+            /** @description The socket's fd in that process. */
+            fd: number;
+            /** @description The interface the socket is now bound to (SO_BINDTODEVICE). */
+            interface: string;
+        };
+        /**
+         * @description The WebSocket sub-protocol of a packet stream; vpnsvc.packet.v1 when none was offered.
+         * @enum {string}
+         */
+        StreamFraming: "vpnsvc.packet.v1" | "vpnsvc.batch.v1";
+        /** @description Data of `stream.attached`, a client took the interface's packet stream. */
+        StreamAttachedData: {
+            framing: components["schemas"]["StreamFraming"];
+        };
+        /** @description Data of `stream.detached`; the reason's `detail` says why the stream ended. */
+        StreamDetachedData: {
+            framing: components["schemas"]["StreamFraming"];
+            /** @description Packets the stream moved while attached. */
+            packets: {
+                /** @description Packets read from the TUN and sent to the client. */
+                toClient: number;
+                /** @description Packets from the client written to the TUN. */
+                fromClient: number;
+            };
+        };
+        /** @description Data of `daemon.started`, the first event of every epoch. */
+        DaemonStartedData: {
+            /** @description The daemon's process id. */
+            pid: number;
+            /** @description A journal was left behind, so the previous run did not stop cleanly; daemon.recovered follows. */
+            crashedPredecessor: boolean;
+        };
+        /** @description Data of `daemon.recovered`, what start-up reconciliation found of a crashed run and did. */
+        DaemonRecoveredData: {
+            /** @description The crashed run, as its journal recorded it. */
+            predecessor: {
+                /** @description Its process id; 0 when the journal could not be read. */
+                pid: number;
+                /** @description When it started (ISO 8601); empty when the journal could not be read. */
+                startedAt: string;
+            };
+            /** @description One report per reconciler. */
+            reports: {
+                /** @description The reconciler, e.g. `tun` (stale TUN devices). */
+                reconciler: string;
+                /** @description What it found, one sentence each. */
+                found: string[];
+                /** @description What it undid, one sentence each. */
+                did: string[];
+            }[];
+        };
+        /** @description Data of `daemon.stopping`, the last event of an epoch that ends cleanly. */
+        DaemonStoppingData: {
+            /**
+             * @description The signal that stops the daemon.
+             * @enum {string}
+             */
+            signal: "SIGTERM" | "SIGINT";
+        };
+        /** @description One message of a WebSocket or SSE follower of GET /events. */
+        EventStreamMessage: components["schemas"]["Event"] | components["schemas"]["HelloMessage"] | components["schemas"]["EventsLostMessage"] | components["schemas"]["CountersMessage"];
+        /** @description The first message a follower gets; not kept in the history. */
+        HelloMessage: {
+            /** @enum {string} */
+            type: "hello";
+            /** @description The latest seq; events after it are live. */
+            seq: number;
+            /** @description The daemon run's epoch. */
+            epoch: string;
+            /** @description The oldest seq still retained. */
+            oldestSeq: number;
+        };
+        /** @description After hello, when `since` is no longer retained or belongs to another epoch; the whole retained history follows. */
+        EventsLostMessage: {
+            /** @enum {string} */
+            type: "events.lost";
+            /** @description The latest seq. */
+            seq: number;
+            /** @description The daemon run's epoch. */
+            epoch: string;
+            data: components["schemas"]["EventsLostData"];
+        };
+        /** @description Data of `events.lost`. */
+        EventsLostData: {
+            /** @description The position the follower asked for. */
+            since: number;
+            /** @description The epoch it asked for (this run's when it named none). */
+            sinceEpoch: string;
+            /** @description The oldest seq still retained. */
+            oldestSeq: number;
+        };
+        /** @description Every `countersMs` when asked for; not kept in the history. */
+        CountersMessage: {
+            /** @enum {string} */
+            type: "counters";
+            /** @description The last event's seq, so resuming from it loses nothing. */
+            seq: number;
+            /** @description The daemon run's epoch. */
+            epoch: string;
+            /** Format: date-time */
+            time: string;
+            data: components["schemas"]["CountersData"];
+        };
+        /** @description Data of `counters`. */
+        CountersData: {
+            /** @description Each VPN interface (none or the active one) with its counters. */
+            interfaces: {
+                /** @description The interface. */
+                name: string;
+                counters: components["schemas"]["Counters"];
+            }[];
         };
     };
     responses: {

@@ -4,9 +4,10 @@
  * means the predecessor died (SIGKILL, OOM, power): the reconcilers then look at what it left,
  * undo what is stale, keep what must stay (the firewall block is fail-closed), and report.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventBus } from '../engine/events.js';
+import { removeFileDurably, writeFileAtomic } from '../system/atomic-file.js';
 import type { LinkProbe } from '../system/links.js';
 
 export const JOURNAL_FILE = 'runtime.json';
@@ -34,19 +35,6 @@ export interface Reconciler {
   name: string;
   /** `previous` is the crashed run's journal, or undefined after a clean shutdown. */
   run(previous: Journal | undefined): Promise<Omit<RecoveryReport, 'reconciler'>>;
-}
-
-/** Written so that a crash at any point leaves either the old or the new file, whole. */
-function writeAtomic(path: string, content: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }
 
 export function readJournal(stateDir: string): Journal | undefined {
@@ -87,7 +75,8 @@ export class RuntimeJournal {
   start(): void {
     this.write();
     this.unsubscribe = this.bus.subscribe((e) => {
-      const index = typeof e.data?.index === 'number' ? e.data.index : -1;
+      const recorded = (e.data as { index?: unknown } | undefined)?.index;
+      const index = typeof recorded === 'number' ? recorded : -1;
       if ((e.type === 'interface.created' || e.type === 'interface.replaced') && e.interface) {
         this.record.interfaces = [...this.record.interfaces.filter((i) => i.name !== e.interface), { name: e.interface, index }];
         this.write();
@@ -99,20 +88,20 @@ export class RuntimeJournal {
   }
 
   private write(): void {
-    writeAtomic(this.path, `${JSON.stringify(this.record, null, 2)}\n`);
+    // A crash at any point leaves either the old or the new journal, whole.
+    writeFileAtomic(this.path, `${JSON.stringify(this.record, null, 2)}\n`, { mode: 0o600 });
   }
 
   /** At the end of a clean shutdown: nothing is left for a successor to reconcile. */
   close(): void {
     this.unsubscribe?.();
     try {
-      unlinkSync(this.path);
+      removeFileDurably(this.path);
     } catch {
-      // already gone
+      // A journal left behind only makes the next start look for what is stale: never fatal here.
     }
   }
 }
-
 
 /**
  * A TUN of the crashed run that still exists (another process inherited its fd, or someone made
@@ -130,7 +119,7 @@ export function staleTunReconciler(links: LinkProbe): Reconciler {
         const index = links.index(i.name);
         if (index === undefined) {
           found.push(`${i.name} (index ${i.index}) is gone, as it should be`);
-        } else if (index !== i.index || !links.isTun(i.name)) {
+        } else if (index !== i.index || !(await links.isTun(i.name))) {
           found.push(`${i.name} exists but is not the crashed run's TUN (index ${index}, was ${i.index}): left alone`);
         } else {
           found.push(`${i.name} (index ${i.index}) is still there`);

@@ -84,7 +84,8 @@ describe('events of the interface lifecycle', kernelTestOptions(), () => {
 describe('events forms and limits', () => {
   test('SSE: ids are epoch:seq, Last-Event-ID resumes; JSON: the backlog per the contract', async (t) => {
     const { app, vpnsvc, base, request } = await listening(t);
-    for (let i = 0; i < 5; i++) vpnsvc.events.emit('test.tick', { data: { i } });
+    // Straight onto the bus: the transport is under test here, not the engine.
+    for (let i = 0; i < 5; i++) vpnsvc.events.emit('session.changed', { interface: 'vsev9', data: { session: `tick ${i}` } });
     const epoch = vpnsvc.events.epoch;
 
     const sse = await sseFollow(`${base}/events`, { ...auth, 'last-event-id': `${epoch}:3` });
@@ -94,13 +95,13 @@ describe('events forms and limits', () => {
     let text = await sse.until((s) => s.includes(`id: ${epoch}:5\n`));
     assert.deepEqual(sseEvents(text).map((e) => e.seq), [5, 4, 5]);
     assert.match(text, new RegExp(`^event: hello\\n`));
-    assert.match(text, new RegExp(`id: ${epoch}:4\\nevent: test.tick\\ndata: `));
-    vpnsvc.events.emit('test.live');
-    text = await sse.until((s) => s.includes('test.live'));
-    assert.match(text, new RegExp(`id: ${epoch}:6\\nevent: test.live`));
+    assert.match(text, new RegExp(`id: ${epoch}:4\\nevent: session.changed\\ndata: `));
+    vpnsvc.events.emit('firewall.unblocked', { data: {} });
+    text = await sse.until((s) => s.includes('firewall.unblocked'));
+    assert.match(text, new RegExp(`id: ${epoch}:6\\nevent: firewall.unblocked`));
     sse.close();
 
-    const backlog = await request.get('/events?since=2&types=test').set(auth);
+    const backlog = await request.get('/events?since=2&types=session,firewall').set(auth);
     assert.equal(backlog.status, 200);
     assertContract('followEvents', backlog);
     assert.equal(backlog.body.lost, false);
@@ -144,7 +145,8 @@ describe('events forms and limits', () => {
     // Cut off = unsubscribed: nothing more is queued for it (its close handshake waits for it).
     const cutOff = () => vpnsvc.events.subscriberCount === baseline;
     for (; sent < 50_000 && !cutOff(); sent++) {
-      vpnsvc.events.emit('test.flood', { data: { payload } });
+      // Any type will do; this one can carry 4 KB.
+      vpnsvc.events.emit('interface.removed', { interface: 'vsev9', data: { index: 0, cleanupFailures: [payload] } });
       if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
     }
     const grewMiB = (process.memoryUsage().rss - rss0) / 2 ** 20;

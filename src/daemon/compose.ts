@@ -28,6 +28,8 @@ export interface ComposeOptions {
   support?: FeatureSupport;
   /** Where the kill switch finds the original interface (default: the main table's default routes). */
   defaultRoutes?: () => DefaultRoute[];
+  /** Tests: every JSON response is checked against openapi.yaml before serialization (see buildApp). */
+  checkResponses?: boolean;
 }
 
 export interface Daemon {
@@ -68,6 +70,7 @@ export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
     tokens: options.tokens,
     ...(options.log && { loggerInstance: options.log }),
     ...(options.https && { https: options.https }),
+    ...(options.checkResponses && { checkResponses: true }),
   });
   return {
     vpnsvc,

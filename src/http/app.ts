@@ -6,12 +6,14 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { ValidateFunction } from 'ajv';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type preSerializationAsyncHookHandler } from 'fastify';
 import type { Vpnsvc } from '../engine/vpnsvc.js';
 import { withReason } from '../engine/events.js';
+import { VpnsvcError } from '../errors/errors.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { requirePrivileges } from './auth.js';
-import type { HostFacts } from './context.js';
+import type { AnyHandler, HostFacts } from './context.js';
 import { answerMalformedRequest, installErrorHandling } from './error-handler.js';
 import { allHandlers } from './handlers/index.js';
 import { selectStreamProtocol } from './handlers/packets.js';
@@ -19,8 +21,8 @@ import followersPlugin from './plugins/followers.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestContextPlugin, { apiReason, requestIdOptions } from './plugins/request-context.js';
 import vpnsvcPlugin from './plugins/vpnsvc.js';
-import type { Spec } from './spec.js';
-import { validatorCompiler } from './validation.js';
+import { SCHEMA_ID_PREFIX, type Spec } from './spec.js';
+import { responseCheckCompiler, validatorCompiler } from './validation.js';
 import { webSocketRouteOf } from './websocket-route.js';
 
 export interface AppOptions {
@@ -30,9 +32,32 @@ export interface AppOptions {
   tokens: TokenStore;
   loggerInstance?: FastifyBaseLogger;
   https?: { key: Buffer; cert: Buffer };
+  /**
+   * Checks every JSON body a handler returns against its response schema before serialization;
+   * a mismatch is a 500 that names it. For tests: fast-json-stringify would hide it.
+   */
+  checkResponses?: boolean;
 }
 
-export async function buildApp({ vpnsvc, spec, host, tokens, loggerInstance, https }: AppOptions): Promise<FastifyInstance> {
+/** A preSerialization hook that refuses a body the operation's response schema does not allow. */
+function responseCheck(spec: Spec): preSerializationAsyncHookHandler<unknown> {
+  const compile = responseCheckCompiler(spec.componentSchemas);
+  const checks = new Map<string, ValidateFunction>();
+  for (const { operationId, schema } of spec.operations) {
+    for (const [status, s] of Object.entries(schema.response ?? {})) checks.set(`${operationId} ${status}`, compile(s));
+  }
+  return async (request, reply, payload) => {
+    const key = `${request.routeOptions.config.operationId} ${reply.statusCode}`;
+    const check = checks.get(key);
+    if (check && !check(payload)) {
+      const why = (check.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
+      throw new VpnsvcError('VPNSVC_ERROR_IO_ERROR', `the response ${key} does not match openapi.yaml: ${why}`);
+    }
+    return payload;
+  };
+}
+
+export async function buildApp({ vpnsvc, spec, host, tokens, loggerInstance, https, checkResponses }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...requestIdOptions,
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
@@ -41,7 +66,10 @@ export async function buildApp({ vpnsvc, spec, host, tokens, loggerInstance, htt
     clientErrorHandler: answerMalformedRequest,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler(spec.componentSchemas));
+  // The response schemas' $refs resolve among these when fast-json-stringify compiles them.
+  for (const [name, schema] of Object.entries(spec.componentSchemas)) app.addSchema({ ...schema, $id: SCHEMA_ID_PREFIX + name });
   installErrorHandling(app);
+  if (checkResponses) app.addHook('preSerialization', responseCheck(spec));
   // curl scripts often send "Content-Type: application/json" with no body on DELETE or apply;
   // an empty body is "no body", and the schema decides whether one was required.
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -65,19 +93,20 @@ export async function buildApp({ vpnsvc, spec, host, tokens, loggerInstance, htt
   await app.register(followersPlugin);
   await app.register(metricsPlugin);
 
-  const handlers = allHandlers(app);
+  // Typed per operation; here they are paired with operations by operationId at run time.
+  const handlers: Partial<Record<string, AnyHandler>> = allHandlers(app);
   const served = new Set<string>();
-  for (const route of spec.routes) {
-    const handler = handlers[route.operationId];
-    if (!handler) throw new Error(`openapi.yaml operation ${route.operationId} has no handler`);
-    served.add(route.operationId);
+  for (const operation of spec.operations) {
+    const handler = handlers[operation.operationId];
+    if (!handler) throw new Error(`openapi.yaml operation ${operation.operationId} has no handler`);
+    served.add(operation.operationId);
     const websocket = webSocketRouteOf(handler);
     app.route({
-      method: route.method,
-      url: route.url,
-      schema: route.schema,
-      config: { operationId: route.operationId },
-      ...(route.privileges ? { onRequest: requirePrivileges(tokens, route.privileges) } : {}),
+      method: operation.method,
+      url: operation.url,
+      schema: operation.schema,
+      config: { operationId: operation.operationId },
+      ...(operation.privileges ? { onRequest: requirePrivileges(tokens, operation.privileges) } : {}),
       ...(websocket
         ? {
             preValidation: websocket.beforeUpgrade,
@@ -85,7 +114,7 @@ export async function buildApp({ vpnsvc, spec, host, tokens, loggerInstance, htt
             wsHandler: (socket, request) => withReason(apiReason(request), () => websocket.handler(socket, request)),
           }
         : {}),
-      handler: (request, reply) => handler(request as FastifyRequest, reply as FastifyReply),
+      handler: (request, reply) => handler(request, reply),
     });
   }
   const extra = Object.keys(handlers).filter((id) => !served.has(id));

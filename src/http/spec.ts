@@ -1,6 +1,7 @@
 /**
- * openapi.yaml is the one source of every HTTP shape: this module reads it and derives the
- * Fastify routes (path, method, privileges) and the schemas ajv compiles for validation.
+ * openapi.yaml is the one source of every HTTP shape: this module reads it and derives, per
+ * operation, the Fastify route (path, method, privileges), the schemas ajv compiles for
+ * validation and the response schemas fast-json-stringify compiles for serialization.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,7 +24,8 @@ interface Parameter {
   $ref?: string;
 }
 
-export interface OperationRoute {
+/** One OpenAPI operation (a path and a method), as Fastify registers it. */
+export interface Operation {
   operationId: OperationId;
   method: Uppercase<Method>;
   /** Fastify form: /interfaces/:name */
@@ -32,7 +34,11 @@ export interface OperationRoute {
   path: string;
   /** Undefined when the operation needs no token at all. */
   privileges: Privilege[] | undefined;
-  schema: { body?: Json; params?: Json; querystring?: Json };
+  /**
+   * `response` holds the application/json schema of each status code that has one; other
+   * content (a packet, text, YAML, an event stream, an upgrade) is left to Fastify as sent.
+   */
+  schema: { body?: Json; params?: Json; querystring?: Json; response?: Record<string, Json> };
   /** Content types the request body may have, from the spec. */
   bodyTypes: string[];
 }
@@ -41,7 +47,7 @@ export interface Spec {
   text: string;
   document: Json;
   componentSchemas: Record<string, Json>;
-  routes: OperationRoute[];
+  operations: Operation[];
 }
 
 /** Local refs (#/components/schemas/X) become absolute ids ajv resolves among the added schemas. */
@@ -68,6 +74,23 @@ function resolveParameter(doc: Json, p: Parameter): Parameter {
   return found;
 }
 
+function resolveResponse(doc: Json, r: Json): Json {
+  const ref = r.$ref as string | undefined;
+  if (!ref) return r;
+  const found = ((doc.components as Json).responses as Record<string, Json>)[ref.replace('#/components/responses/', '')];
+  if (!found) throw new Error(`openapi.yaml: unknown response ${ref}`);
+  return found;
+}
+
+function responseSchemas(doc: Json, responses: Record<string, Json>): Record<string, Json> | undefined {
+  const out: Record<string, Json> = {};
+  for (const [status, r] of Object.entries(responses)) {
+    const schema = ((resolveResponse(doc, r).content ?? {}) as Record<string, Json>)['application/json']?.schema as Json | undefined;
+    if (schema) out[status] = rewriteRefs(schema);
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 function objectSchema(params: Parameter[]): Json | undefined {
   if (params.length === 0) return undefined;
   return {
@@ -88,7 +111,7 @@ export function loadSpec(path = join(projectRoot(), 'openapi.yaml')): Spec {
   const components = document.components as Json;
   const componentSchemas = rewriteRefs(components.schemas as Record<string, Json>);
   const globalSecurity = document.security as unknown[] | undefined;
-  const routes: OperationRoute[] = [];
+  const operations: Operation[] = [];
   for (const [path, item] of Object.entries(document.paths as Record<string, Json>)) {
     const shared = ((item.parameters as Parameter[] | undefined) ?? []).map((p) => resolveParameter(document, p));
     for (const method of METHODS) {
@@ -102,7 +125,7 @@ export function loadSpec(path = join(projectRoot(), 'openapi.yaml')): Spec {
       if (security.length > 0 && privileges === undefined) {
         throw new Error(`openapi.yaml: ${method.toUpperCase()} ${path} needs a token but lists no x-vpnsvc-privileges`);
       }
-      routes.push({
+      operations.push({
         operationId: op.operationId as OperationId,
         method: method.toUpperCase() as Uppercase<Method>,
         path,
@@ -113,9 +136,10 @@ export function loadSpec(path = join(projectRoot(), 'openapi.yaml')): Spec {
           body: jsonBody ? rewriteRefs(jsonBody) : undefined,
           params: objectSchema(params.filter((p) => p.in === 'path')),
           querystring: objectSchema(params.filter((p) => p.in === 'query')),
+          response: responseSchemas(document, (op.responses ?? {}) as Record<string, Json>),
         }),
       });
     }
   }
-  return { text, document, componentSchemas, routes };
+  return { text, document, componentSchemas, operations };
 }

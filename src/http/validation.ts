@@ -8,7 +8,7 @@ import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 import { SCHEMA_ID_PREFIX } from './spec.js';
 
-function makeAjv(coerceTypes: boolean, schemas: Record<string, object>): Ajv.default {
+function makeAjv(coerceTypes: boolean, schemas: Record<string, object>, formats: addFormats.FormatName[] = ['ipv4', 'ipv6']): Ajv.default {
   const ajv = new Ajv.default({
     coerceTypes,
     removeAdditional: false,
@@ -18,7 +18,7 @@ function makeAjv(coerceTypes: boolean, schemas: Record<string, object>): Ajv.def
     // OpenAPI 3.0 keywords that are annotations, not assertions, for ajv.
     keywords: ['example'],
   });
-  addFormats.default(ajv, ['ipv4', 'ipv6']);
+  addFormats.default(ajv, formats);
   for (const [name, schema] of Object.entries(schemas)) ajv.addSchema({ ...schema, $id: SCHEMA_ID_PREFIX + name });
   return ajv;
 }
@@ -30,6 +30,15 @@ export function validatorCompiler(schemas: Record<string, object>): FastifySchem
     const fn: ValidateFunction = (httpPart === 'body' ? bodies : strings).compile(schema);
     return (data: unknown) => (fn(data) ? { value: data } : { error: new ValidationFailure(fn.errors ?? []) });
   };
+}
+
+/**
+ * Compiles checks of response bodies as handlers return them, before fast-json-stringify, which
+ * would silently drop a field the schema lacks and coerce a wrong type. For tests.
+ */
+export function responseCheckCompiler(schemas: Record<string, object>): (schema: object) => ValidateFunction {
+  const ajv = makeAjv(false, schemas, ['ipv4', 'ipv6', 'date-time']);
+  return (schema) => ajv.compile(schema);
 }
 
 export class ValidationFailure extends Error {

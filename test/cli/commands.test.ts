@@ -65,7 +65,7 @@ async function call(args: string[], e: NodeJS.ProcessEnv = env()) {
 
 test('every operation in openapi.yaml has a CLI command', () => {
   const covered = new Set(COMMANDS.flatMap((c) => c.operations ?? []));
-  const missing = loadSpec().routes.map((r) => `${r.method} ${r.path}`).filter((op) => !covered.has(op));
+  const missing = loadSpec().operations.map((o) => `${o.method} ${o.path}`).filter((op) => !covered.has(op));
   assert.deepEqual(missing, [], 'add a line to the REST table in src/cli/commands.ts');
 });
 

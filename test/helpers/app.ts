@@ -1,7 +1,8 @@
 /**
  * build(t): the daemon's own house (composeDaemon) with test options: known tokens, the file
  * DNS backend on a resolv.conf in a temp directory (tests never touch the host's
- * /etc/resolv.conf; the test namespace shares the host's file system), closed after the test.
+ * /etc/resolv.conf; the test namespace shares the host's file system), every JSON response
+ * checked against openapi.yaml before serialization, closed after the test.
  * Requests go through supertest against the app's own server.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,6 +68,7 @@ export async function build(t: TestContext, opts: BuildOptions = {}): Promise<Bu
     env: opts.env ?? { VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: resolvConf },
     stateDir,
     tokens: testTokenStore(),
+    checkResponses: true,
     ...(opts.support && { support: opts.support }),
     ...(opts.defaultRoutes && { defaultRoutes: opts.defaultRoutes }),
   });

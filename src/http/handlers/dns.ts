@@ -2,23 +2,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
 
-export function dnsHandlers({ vpnsvc }: FastifyInstance): Handlers {
+export function dnsHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'getDns' | 'addDnsServer' | 'removeDnsServer' | 'addSearchDomain' | 'removeSearchDomain'> {
   return {
     getDns: () => vpnsvc.dns(),
-    addDnsServer: async (request, reply) => {
-      const { server } = request.body as { server: string };
-      return reply.code(201).send(await vpnsvc.addDnsServer(server));
-    },
+    addDnsServer: async (request, reply) => reply.code(201).send(await vpnsvc.addDnsServer(request.body.server)),
     removeDnsServer: async (request, reply) => {
-      await vpnsvc.removeDnsServer((request.params as { server: string }).server);
+      await vpnsvc.removeDnsServer(request.params.server);
       return reply.code(204).send();
     },
-    addSearchDomain: async (request, reply) => {
-      const { domain } = request.body as { domain: string };
-      return reply.code(201).send(await vpnsvc.addSearchDomain(domain));
-    },
+    addSearchDomain: async (request, reply) => reply.code(201).send(await vpnsvc.addSearchDomain(request.body.domain)),
     removeSearchDomain: async (request, reply) => {
-      await vpnsvc.removeSearchDomain((request.params as { domain: string }).domain);
+      await vpnsvc.removeSearchDomain(request.params.domain);
       return reply.code(204).send();
     },
   };

@@ -1,9 +1,9 @@
 /** GET /events (WebSocket, Server-Sent Events or a JSON backlog) and GET /metrics. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { EventBacklog, VpnEvent } from '../../contract/api-types.js';
+import type { VpnEvent } from '../../contract/api-types.js';
 import type { EventBus } from '../../engine/events.js';
-import type { Handler, Handlers } from '../context.js';
+import type { Handler, Handlers, OperationRequest, RouteOf } from '../context.js';
 import { withWebSocket } from '../websocket-route.js';
 
 /** A follower further behind than this is cut off; it reconnects with its last seq. */
@@ -11,12 +11,7 @@ export const FOLLOWER_HIGH_WATER_BYTES = 1 << 20;
 export const COUNTERS_MIN_INTERVAL_MS = 200;
 const SSE_KEEPALIVE_MS = 15_000;
 
-interface EventsQuery {
-  since?: number;
-  epoch?: string;
-  countersMs?: number;
-  types?: string;
-}
+type EventsQuery = RouteOf<'followEvents'>['Querystring'];
 
 type Message = VpnEvent | { type: string; seq: number; epoch: string; [k: string]: unknown };
 
@@ -81,8 +76,8 @@ function follow(app: FastifyInstance, q: EventsQuery, send: (m: Message) => bool
 
 function eventsWebSocket(app: FastifyInstance) {
   const { followers, metrics } = app;
-  return (socket: WebSocket, request: FastifyRequest): void => {
-    const q = request.query as EventsQuery;
+  return (socket: WebSocket, request: OperationRequest<'followEvents'>): void => {
+    const q = request.query;
     let stop = (): void => undefined;
     const send = (m: Message): boolean => {
       if (socket.readyState !== socket.OPEN) return true;
@@ -108,16 +103,15 @@ function eventsWebSocket(app: FastifyInstance) {
   };
 }
 
-function eventsHttp(app: FastifyInstance): Handler {
+function eventsHttp(app: FastifyInstance): Handler<'followEvents'> {
   const { followers, metrics } = app;
-  return (request: FastifyRequest, reply: FastifyReply) => {
+  return (request, reply) => {
     const bus = app.vpnsvc.events;
-    const q = { ...(request.query as EventsQuery), ...lastEventId(request) };
+    const q = { ...request.query, ...lastEventId(request) };
     const wanted = typeFilter(q.types);
     if (!String(request.headers.accept ?? '').includes('text/event-stream')) {
       const r = bus.after(q.since ?? 0, q.epoch);
-      const backlog: EventBacklog = { epoch: bus.epoch, seq: bus.headSeq, oldestSeq: bus.oldestSeq, lost: r.lost, events: r.events.filter(wanted) };
-      return reply.send(backlog);
+      return { epoch: bus.epoch, seq: bus.headSeq, oldestSeq: bus.oldestSeq, lost: r.lost, events: r.events.filter(wanted) };
     }
     reply.hijack();
     const res = reply.raw;
@@ -153,13 +147,13 @@ function eventsHttp(app: FastifyInstance): Handler {
   };
 }
 
-export function eventHandlers(app: FastifyInstance): Handlers {
+export function eventHandlers(app: FastifyInstance): Pick<Handlers, 'followEvents' | 'getMetrics'> {
   return {
     // One path: WebSocket when upgraded (nothing to refuse before the upgrade), else SSE or JSON.
     followEvents: withWebSocket(eventsHttp(app), { beforeUpgrade: async () => undefined, handler: eventsWebSocket(app) }),
     getMetrics: async (_request, reply) => {
       const { registry } = app.metrics;
-      return reply.type(registry.contentType).send(await registry.metrics());
+      return reply.type(registry.contentType).code(200).send(await registry.metrics());
     },
   };
 }

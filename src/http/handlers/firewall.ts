@@ -1,18 +1,17 @@
 /** /firewall and /protect: vpnsvc_block_networks, vpnsvc_unblock_networks, vpnsvc_protect. */
 import type { FastifyInstance } from 'fastify';
-import type { FirewallBlock, ProtectSocket } from '../../contract/api-types.js';
 import type { Handlers } from '../context.js';
 
-export function firewallHandlers({ vpnsvc }: FastifyInstance): Handlers {
+export function firewallHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'getFirewall' | 'blockNetworks' | 'unblockNetworks' | 'protectSocket'> {
   return {
     getFirewall: () => vpnsvc.firewallState(),
-    blockNetworks: (request) => vpnsvc.blockNetworks(request.body as FirewallBlock),
+    blockNetworks: (request) => vpnsvc.blockNetworks(request.body),
     unblockNetworks: async (_request, reply) => {
       await vpnsvc.unblockNetworks();
       return reply.code(204).send();
     },
     protectSocket: async (request, reply) => {
-      const { pid, fd, interface: ifname } = request.body as ProtectSocket;
+      const { pid, fd, interface: ifname } = request.body;
       vpnsvc.protect(pid, fd, ifname);
       return reply.code(204).send();
     },

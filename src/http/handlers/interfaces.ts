@@ -1,21 +1,19 @@
 /** /interfaces: vpnsvc_init, vpnsvc_deinit, the getters, the staged setters and vpnsvc_update_settings. */
 import type { FastifyInstance } from 'fastify';
-import type { InterfaceSettings } from '../../contract/api-types.js';
-import { type Handlers, nameParam } from '../context.js';
+import type { Handlers } from '../context.js';
 
-export function interfaceHandlers({ vpnsvc }: FastifyInstance): Handlers {
+type InterfaceOperations = 'createInterface' | 'listInterfaces' | 'getInterface' | 'updateInterface' | 'deleteInterface' | 'applyInterfaceSettings';
+
+export function interfaceHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, InterfaceOperations> {
   return {
-    createInterface: async (request, reply) => {
-      const { name } = request.body as { name: string };
-      return reply.code(201).send(await vpnsvc.init(name));
-    },
+    createInterface: async (request, reply) => reply.code(201).send(await vpnsvc.init(request.body.name)),
     listInterfaces: () => vpnsvc.list(),
-    getInterface: (request) => vpnsvc.describe(nameParam(request)),
-    updateInterface: (request) => vpnsvc.configure(nameParam(request), request.body as InterfaceSettings),
+    getInterface: (request) => vpnsvc.describe(request.params.name),
+    updateInterface: (request) => vpnsvc.configure(request.params.name, request.body),
     deleteInterface: async (request, reply) => {
-      await vpnsvc.deinit(nameParam(request));
+      await vpnsvc.deinit(request.params.name);
       return reply.code(204).send();
     },
-    applyInterfaceSettings: (request) => vpnsvc.updateSettings(nameParam(request)),
+    applyInterfaceSettings: (request) => vpnsvc.updateSettings(request.params.name),
   };
 }

@@ -8,7 +8,7 @@ import { FRAMINGS, FRAMING_BATCH, FRAMING_PACKET, MAX_PACKET, selectFraming, typ
 import type { PacketSocket } from '../../dataplane/packet-channel.js';
 import type { Vpnsvc } from '../../engine/vpnsvc.js';
 import { VpnsvcError, invalidParameter } from '../../errors/errors.js';
-import { type Handlers, nameParam } from '../context.js';
+import type { Handlers, OperationRequest } from '../context.js';
 import { withWebSocket } from '../websocket-route.js';
 
 /** A client that answers no ping for this long is dropped, which frees the interface's stream. */
@@ -44,8 +44,8 @@ function packetSocket(ws: WebSocket, request: FastifyRequest): PacketSocket {
   };
 }
 
-function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: FastifyRequest): void {
-  const name = nameParam(request);
+function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: OperationRequest<'openPacketStream'>): void {
+  const { name } = request.params;
   const framing: Framing = ws.protocol === FRAMING_BATCH ? FRAMING_BATCH : FRAMING_PACKET;
   let lease;
   try {
@@ -90,16 +90,16 @@ function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: FastifyRequest): v
   request.log.info({ iface: name, framing }, 'packet stream attached');
 }
 
-export function packetHandlers({ vpnsvc }: FastifyInstance): Handlers {
+export function packetHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'readPacket' | 'writePacket' | 'openPacketStream'> {
   return {
     readPacket: async (request, reply) => {
-      const { timeoutMs } = request.query as { timeoutMs?: number };
+      const { timeoutMs } = request.query;
       const abandoned = new AbortController();
       const onClose = () => abandoned.abort();
       request.raw.once('close', onClose);
       try {
-        const packet = await vpnsvc.read(nameParam(request), timeoutMs, abandoned.signal);
-        return reply.type('application/octet-stream').send(packet);
+        const packet = await vpnsvc.read(request.params.name, timeoutMs, abandoned.signal);
+        return reply.type('application/octet-stream').code(200).send(packet);
       } finally {
         request.raw.off('close', onClose);
       }
@@ -109,7 +109,7 @@ export function packetHandlers({ vpnsvc }: FastifyInstance): Handlers {
       if (!Buffer.isBuffer(body) || body.length === 0) {
         throw invalidParameter('body must be one IP packet sent as application/octet-stream');
       }
-      return { bytes: vpnsvc.write(nameParam(request), body) };
+      return { bytes: vpnsvc.write(request.params.name, body) };
     },
     openPacketStream: withWebSocket(
       () => {
@@ -123,7 +123,7 @@ export function packetHandlers({ vpnsvc }: FastifyInstance): Handlers {
             throw invalidParameter(`Sec-WebSocket-Protocol offers none of ${[...FRAMINGS].join(', ')}`);
           }
           // A second client is refused here; the holder keeps its stream.
-          vpnsvc.requireStreamFree(nameParam(request));
+          vpnsvc.requireStreamFree(request.params.name);
         },
         handler: (ws, request) => attachStream(vpnsvc, ws, request),
       },

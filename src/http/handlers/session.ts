@@ -3,10 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Session } from '../../contract/api-types.js';
 import type { Handlers } from '../context.js';
 
-export function sessionHandlers({ vpnsvc }: FastifyInstance): Handlers {
+export function sessionHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'getSession' | 'setSession'> {
   const view = (name: string): Session => ({ name, interface: vpnsvc.activeName() ?? '' });
   return {
-    getSession: (): Session => view(vpnsvc.getSession()),
-    setSession: async (request): Promise<Session> => view(await vpnsvc.setSession((request.body as { name: string }).name)),
+    getSession: () => view(vpnsvc.getSession()),
+    setSession: async (request) => view(await vpnsvc.setSession(request.body.name)),
   };
 }

@@ -7,14 +7,12 @@
  * until nothing is queued (see native-shim/src/packet_io.c). Packets a slow stream client cannot
  * take are dropped and counted, never buffered without bound.
  */
-import { constants } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import type { Counters } from '../contract/api-types.js';
+import { EBUSY, ENODEV } from '../errors/errno.js';
 import { errnoError, errnoName, timeout } from '../errors/errors.js';
 import type { ReadinessWatch, TunHandle } from '../system/tun.js';
 import { FRAMING_BATCH, MAX_PACKET, headerBytes, type Framing } from './framing.js';
-
-const { EBUSY, ENODEV } = constants.errno;
 
 /** Bytes a stream may have queued towards its client before new packets are dropped. */
 export const STREAM_HIGH_WATER_MARK = 2 * 1024 * 1024;
@@ -203,7 +201,12 @@ export class PacketChannel {
    */
   read(timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
     if (this.stream) return Promise.reject(busy(this.tun.name, 'a stream is attached; it receives every packet'));
-    const now = this.readOne();
+    let now: Buffer | undefined;
+    try {
+      now = this.readOne();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     if (now) return Promise.resolve(now);
     if (timeoutMs <= 0) return Promise.reject(readTimeout(this.tun.name, 0));
     return new Promise((resolve, reject) => {

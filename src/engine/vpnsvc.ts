@@ -8,8 +8,8 @@
  * whose seed function takes a handle but whose REST form acts on "the VPN" (routes, DNS,
  * session) take the name last and fall back to the active interface.
  */
-import { constants } from 'node:os';
 import type { Counters, Dns, FirewallBlock, FirewallState, Interface, InterfaceSettings, Route } from '../contract/api-types.js';
+import { EBUSY } from '../errors/errno.js';
 import { errnoName, invalidParameter, ioError, noSuchFile, notSupported } from '../errors/errors.js';
 import { DataPlane } from '../dataplane/data-plane.js';
 import { MAX_PACKET, type Framing } from '../dataplane/framing.js';
@@ -19,13 +19,11 @@ import * as native from '../system/native.js';
 import type { ResolverBackend } from '../system/resolver/types.js';
 import { tunHandle, type TunHandle } from '../system/tun.js';
 import { DnsSettings, resolverCall } from './dns.js';
-import { EventBus } from './events.js';
+import { EventBus, type EventData } from './events.js';
 import type { FeatureSupport } from './features.js';
 import { changeRoutes, flushRoutes, listRoutes, type RouteTarget } from './ip-routes.js';
 import { KillSwitch } from './kill-switch.js';
 import { DEFAULT_MTU, DEFAULT_SESSION, checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4 } from './validate.js';
-
-const { EBUSY } = constants.errno;
 
 /** Events carry at most this many routes of a bulk call, and say how many there were. */
 export const EVENT_ROUTES_MAX = 16;
@@ -62,7 +60,7 @@ export interface StreamLease {
   detach(why: string): void;
 }
 
-function routesEvent(routes: readonly Route[]): Record<string, unknown> {
+function routesEvent(routes: readonly Route[]): EventData<'route.added' | 'route.removed'> {
   return {
     count: routes.length,
     routes: routes.slice(0, EVENT_ROUTES_MAX),
@@ -165,7 +163,7 @@ export class Vpnsvc {
    * flag decides: blocking waits up to MAX_READ_WAIT_MS, non-blocking only takes one already
    * queued. `signal` abandons the wait (the caller went away).
    */
-  read(name: string, timeoutMs?: number, signal?: AbortSignal): Promise<Buffer> {
+  async read(name: string, timeoutMs?: number, signal?: AbortSignal): Promise<Buffer> {
     const channel = this.channelOf(name);
     const wait = timeoutMs ?? (channel.tun.isNonBlocking() ? 0 : MAX_READ_WAIT_MS);
     return channel.read(wait, signal);
@@ -294,12 +292,12 @@ export class Vpnsvc {
 
   /** vpnsvc_set_mtu: staged until update_settings. */
   setMtu(name: string, mtu: number): void {
-    this.handle(name).staged.mtu = checkMtu(mtu);
+    this.stage(this.handle(name), { mtu });
   }
 
   /** vpnsvc_set_blocking: toggles O_NONBLOCK on the fd at once. */
   setBlocking(name: string, blocking: boolean): void {
-    native.setNonBlocking(this.handle(name).tun.fd, !blocking);
+    this.stage(this.handle(name), { blocking });
   }
 
   /** vpnsvc_set_session: longer names are refused, never truncated as the original did. */
@@ -307,14 +305,14 @@ export class Vpnsvc {
     return this.exclusive(() => this.storeSession(this.target(name, 'a session'), session));
   }
 
-  /** vpnsvc_set_local_ip_address: staged; null clears it. */
+  /** vpnsvc_set_local_ip_address: staged until update_settings; null clears it. */
   setLocalIpAddress(name: string, address: string | null): void {
-    this.handle(name).staged.localIp = address === null ? null : checkUnicastIPv4(address, 'local address');
+    this.stage(this.handle(name), { localIp: address });
   }
 
-  /** vpnsvc_set_remote_ip_address: staged; null clears it. */
+  /** vpnsvc_set_remote_ip_address: staged until update_settings; null clears it. */
   setRemoteIpAddress(name: string, address: string | null): void {
-    this.handle(name).staged.remoteIp = address === null ? null : checkUnicastIPv4(address, 'remote address');
+    this.stage(this.handle(name), { remoteIp: address });
   }
 
   /**
@@ -323,26 +321,7 @@ export class Vpnsvc {
    */
   configure(name: string, settings: InterfaceSettings): Promise<Interface> {
     return this.exclusive(() => {
-      const iface = this.handle(name);
-      if (settings.mtu !== undefined) checkMtu(settings.mtu);
-      if (settings.session !== undefined) checkSession(settings.session);
-      if (settings.localIp) checkUnicastIPv4(settings.localIp, 'local address');
-      if (settings.remoteIp) checkUnicastIPv4(settings.remoteIp, 'remote address');
-      if (settings.blocking !== undefined) this.setBlocking(name, settings.blocking);
-      if (settings.mtu !== undefined) this.setMtu(name, settings.mtu);
-      if (settings.session !== undefined) this.storeSession(iface, settings.session);
-      if (settings.localIp !== undefined) this.setLocalIpAddress(name, settings.localIp);
-      if (settings.remoteIp !== undefined) this.setRemoteIpAddress(name, settings.remoteIp);
-      const { session: _session, ...others } = settings;
-      if (Object.keys(others).length > 0) {
-        const staged = iface.staged;
-        const data: Record<string, unknown> = {};
-        if (others.blocking !== undefined) data.blocking = others.blocking;
-        if (others.mtu !== undefined) data.mtu = staged.mtu;
-        if (others.localIp !== undefined) data.localIp = staged.localIp;
-        if (others.remoteIp !== undefined) data.remoteIp = staged.remoteIp;
-        this.events.emit('interface.updated', { interface: name, data });
-      }
+      this.stage(this.handle(name), settings);
       return this.describe(name);
     });
   }
@@ -516,6 +495,25 @@ export class Vpnsvc {
     return this.packets.channelFor(this.handle(name).tun);
   }
 
+  /** Checks every value, then stores them; one interface.updated for what changed besides the session. */
+  private stage(iface: ActiveInterface, settings: InterfaceSettings): void {
+    const { mtu, session, localIp, remoteIp, blocking } = settings;
+    if (mtu !== undefined) checkMtu(mtu);
+    if (session !== undefined) checkSession(session);
+    if (localIp != null) checkUnicastIPv4(localIp, 'local address');
+    if (remoteIp != null) checkUnicastIPv4(remoteIp, 'remote address');
+    const data: EventData<'interface.updated'> = {};
+    if (blocking !== undefined) {
+      native.setNonBlocking(iface.tun.fd, !blocking);
+      data.blocking = blocking;
+    }
+    if (mtu !== undefined) data.mtu = iface.staged.mtu = mtu;
+    if (localIp !== undefined) data.localIp = iface.staged.localIp = localIp;
+    if (remoteIp !== undefined) data.remoteIp = iface.staged.remoteIp = remoteIp;
+    if (session !== undefined) this.storeSession(iface, session);
+    if (Object.keys(data).length > 0) this.events.emit('interface.updated', { interface: iface.name, data });
+  }
+
   private storeSession(iface: ActiveInterface, session: string): string {
     iface.session = checkSession(session);
     this.events.emit('session.changed', { interface: iface.name, data: { session: iface.session } });
@@ -530,7 +528,11 @@ export class Vpnsvc {
     return changed;
   }
 
-  private changeDns(name: string | undefined, type: string, work: (iface: string) => Promise<Record<string, string>>): Promise<Dns> {
+  private changeDns(
+    name: string | undefined,
+    type: 'dns.added' | 'dns.removed' | 'dns.domain.added' | 'dns.domain.removed',
+    work: (iface: string) => Promise<{ server: string } | { domain: string }>,
+  ): Promise<Dns> {
     return this.exclusive(async () => {
       const iface = this.upTarget(name, 'DNS servers and domains');
       const changed = await resolverCall(this.resolver, () => work(iface.name));

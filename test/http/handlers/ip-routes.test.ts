@@ -166,8 +166,9 @@ describe('routes on the kernel', kernelTestOptions(), () => {
     const { admin } = await upInterface(t);
     await admin.post('/routes').send([{ address: '10.90.0.0', prefix: 16 }, { address: 'fd90::', prefix: 64 }]).expect(201);
     await admin.delete(`/interfaces/${IFACE}`).expect(204);
-    assert.equal(ipJson<IpRoute[]>('route', 'show', 'proto', '86').length, 0);
-    assert.equal(ipJson<IpRoute[]>('-6', 'route', 'show', 'proto', '86').length, 0);
+    // Only these two: other test files may hold routes of their own in the shared namespace.
+    const left = [...ipJson<IpRoute[]>('route', 'show', 'proto', '86'), ...ipJson<IpRoute[]>('-6', 'route', 'show', 'proto', '86')];
+    assert.deepEqual(left.filter((r) => r.dst === '10.90.0.0/16' || r.dst === 'fd90::/64'), []);
   });
 
   describe('bad input is a documented 400/404, never a 500, and the kernel is untouched', () => {

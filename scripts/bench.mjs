@@ -18,10 +18,16 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAB, TunnelLab, haveCommand, root, sleep } from './lib/tunnel-lab.mjs';
+import { haveCommand, LAB, root, sleep, TunnelLab } from './lib/tunnel-lab.mjs';
 
-if (process.getuid?.() !== 0) { console.error('npm run bench needs root (namespaces, TUN devices)'); process.exit(1); }
-if (!haveCommand('iperf3')) { console.error('npm run bench needs iperf3 (apt-get install iperf3)'); process.exit(1); }
+if (process.getuid?.() !== 0) {
+  console.error('npm run bench needs root (namespaces, TUN devices)');
+  process.exit(1);
+}
+if (!haveCommand('iperf3')) {
+  console.error('npm run bench needs iperf3 (apt-get install iperf3)');
+  process.exit(1);
+}
 
 const SECS = Number(process.env.SECS ?? 5);
 const FRAMINGS = (process.env.FRAMINGS ?? 'packet,batch').split(',');
@@ -32,7 +38,9 @@ const UDP_PACKET_BYTES = 64 + 8 + 20; // iperf3 -l 64 payload + UDP + IPv4 heade
 function buildRelay() {
   const out = join(root, 'native-shim/build/c-relay');
   mkdirSync(join(root, 'native-shim/build'), { recursive: true });
-  execFileSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, join(root, 'native-shim/bench/c-relay.c')], { stdio: 'inherit' });
+  execFileSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, join(root, 'native-shim/bench/c-relay.c')], {
+    stdio: 'inherit',
+  });
   return out;
 }
 
@@ -55,7 +63,11 @@ function iperf(lab, test, target) {
     out = JSON.parse(lab.run(lab.nsB, 'iperf3', args, (SECS + 20) * 1000));
   } catch (err) {
     const text = String(err.stdout ?? err.message);
-    try { out = JSON.parse(text); } catch { return { error: text.slice(0, 160) }; }
+    try {
+      out = JSON.parse(text);
+    } catch {
+      return { error: text.slice(0, 160) };
+    }
   }
   if (out.error) return { error: out.error };
   if (test.startsWith('tcp')) {
@@ -73,7 +85,9 @@ async function measure(lab, label, pids, test, target) {
     const r = iperf(lab, test, target);
     r.cpuEach = pids.map((pid, i) => cpuSeconds(pid) - before[i]);
     r.cpu = r.cpuEach.reduce((a, b) => a + b, 0);
-    process.stderr.write(`  ${label} ${TEST_NAMES[test]}: ${r.error ? `error ${r.error}` : r.value.toFixed(2)} (CPU s: ${r.cpuEach.map((c) => c.toFixed(2)).join(' + ')}; peak RSS MB: ${pids.map((p) => peakRssMB(p).toFixed(0)).join(' + ')})\n`);
+    process.stderr.write(
+      `  ${label} ${TEST_NAMES[test]}: ${r.error ? `error ${r.error}` : r.value.toFixed(2)} (CPU s: ${r.cpuEach.map((c) => c.toFixed(2)).join(' + ')}; peak RSS MB: ${pids.map((p) => peakRssMB(p).toFixed(0)).join(' + ')})\n`,
+    );
     await sleep(300);
     return r;
   }
@@ -91,7 +105,10 @@ try {
   lab.create();
   const server = await lab.start(lab.nsA, 'iperf3', ['-s', '--forceflush'], { ready: /listening/i });
   // (a): persistent TUNs with their own addresses, which the relay attaches to.
-  for (const [ns, dev, local, peer] of [[lab.nsA, RELAY.tunA, RELAY.endA, RELAY.endB], [lab.nsB, RELAY.tunB, RELAY.endB, RELAY.endA]]) {
+  for (const [ns, dev, local, peer] of [
+    [lab.nsA, RELAY.tunA, RELAY.endA, RELAY.endB],
+    [lab.nsB, RELAY.tunB, RELAY.endB, RELAY.endA],
+  ]) {
     lab.run(ns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun']);
     lab.run(ns, 'ip', ['addr', 'add', local, 'peer', peer, 'dev', dev]);
     lab.run(ns, 'ip', ['link', 'set', dev, 'up']);
@@ -121,7 +138,8 @@ try {
   if (process.env.GSO !== '0') {
     // For reference: the same relay with IFF_VNET_HDR and TSO offloads moves 64 KiB super-packets.
     const gsoRelay = await lab.start(lab.nsA, relayBin, [lab.nsA, RELAY.tunA, lab.nsB, RELAY.tunB, 'gso'], { ready: /ready/ });
-    for (const test of TESTS.filter((t) => t.startsWith('tcp'))) gsoRows[test] = await measure(lab, 'C relay, offloads', [gsoRelay.pid], test, RELAY.endA);
+    for (const test of TESTS.filter((t) => t.startsWith('tcp')))
+      gsoRows[test] = await measure(lab, 'C relay, offloads', [gsoRelay.pid], test, RELAY.endA);
     await lab.stop(gsoRelay);
   }
   await lab.stop(server);
@@ -139,15 +157,24 @@ const perGB = (r) => (r?.bytes ? (r.cpu / (r.bytes / 1e9)).toFixed(2) : '-');
 const framings = Object.keys(rows);
 const head = ['', ...framings.flatMap((f) => ['C relay (a)', `${f} framing (b)`, '(b)/(a)'])];
 const lines = [`| ${head.join(' | ')} |`, `|${'---|'.repeat(head.length)}`];
-for (const t of TESTS) lines.push(`| ${TEST_NAMES[t]} | ${framings.flatMap((f) => [fmt(rows[f][t]?.c), fmt(rows[f][t]?.node), ratio(rows[f][t])]).join(' | ')} |`);
+for (const t of TESTS)
+  lines.push(
+    `| ${TEST_NAMES[t]} | ${framings.flatMap((f) => [fmt(rows[f][t]?.c), fmt(rows[f][t]?.node), ratio(rows[f][t])]).join(' | ')} |`,
+  );
 for (const t of TESTS.filter((x) => x.startsWith('tcp'))) {
-  lines.push(`| CPU s/GB, ${TEST_NAMES[t].replace(' (Gbit/s)', '')} | ${framings.flatMap((f) => [perGB(rows[f][t]?.c), perGB(rows[f][t]?.node), '']).join(' | ')} |`);
+  lines.push(
+    `| CPU s/GB, ${TEST_NAMES[t].replace(' (Gbit/s)', '')} | ${framings.flatMap((f) => [perGB(rows[f][t]?.c), perGB(rows[f][t]?.node), '']).join(' | ')} |`,
+  );
 }
 lines.push(`| peak RSS (MB) | ${framings.flatMap((f) => ['~2', `bridge ${bridgeRss[f]?.toFixed(0) ?? '-'}`, '']).join(' | ')} |`);
 console.log(`\n${SECS} s per figure; each (b) right after its (a). CPU: the relay process, or daemon + bridge (user + system).`);
 console.log(lines.join('\n'));
 if (Object.keys(gsoRows).length > 0) {
-  console.log(`C relay with IFF_VNET_HDR + TSO offloads (reference, not a target): ${Object.entries(gsoRows).map(([t, r]) => `${TEST_NAMES[t].replace(' (Gbit/s)', '')} ${fmt(r)} Gbit/s, ${perGB(r)} CPU s/GB`).join('; ')}`);
+  console.log(
+    `C relay with IFF_VNET_HDR + TSO offloads (reference, not a target): ${Object.entries(gsoRows)
+      .map(([t, r]) => `${TEST_NAMES[t].replace(' (Gbit/s)', '')} ${fmt(r)} Gbit/s, ${perGB(r)} CPU s/GB`)
+      .join('; ')}`,
+  );
 }
 console.log(`daemon peak RSS over the whole run: ${daemonRss?.toFixed(0) ?? '-'} MB`);
 if (counters) console.log(`daemon counters after the run: ${JSON.stringify(counters)}`);

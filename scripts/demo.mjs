@@ -5,7 +5,7 @@
  * the packets over the WebSocket stream. Then ping both ways and a short iperf3. Everything is
  * torn down at the end, also on failure and on Ctrl-C. Needs root; touches no host interface.
  */
-import { LAB, TunnelLab, haveCommand } from './lib/tunnel-lab.mjs';
+import { haveCommand, LAB, TunnelLab } from './lib/tunnel-lab.mjs';
 
 if (process.getuid?.() !== 0) {
   console.error('npm run demo needs root (it creates network namespaces, a veth pair and TUN devices)');
@@ -35,7 +35,9 @@ try {
     say('iperf3, 3 s of TCP from B to A through the tunnel');
     const server = await lab.start(lab.nsA, 'iperf3', ['-s', '-B', LAB.tunnelA, '-1', '--forceflush'], { ready: /listening/i });
     const out = JSON.parse(lab.run(lab.nsB, 'iperf3', ['-c', LAB.tunnelA, '-t', '3', '-J'], 30000));
-    console.log(`${(out.end.sum_received.bits_per_second / 1e9).toFixed(2)} Gbit/s received, ${out.end.sum_sent.retransmits ?? 0} retransmits`);
+    console.log(
+      `${(out.end.sum_received.bits_per_second / 1e9).toFixed(2)} Gbit/s received, ${out.end.sum_sent.retransmits ?? 0} retransmits`,
+    );
     await lab.stop(server);
   } else {
     say('iperf3 is not installed: skipping the throughput run (apt-get install iperf3)');

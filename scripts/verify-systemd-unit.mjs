@@ -27,8 +27,10 @@ function verify(withDropIn) {
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-unit-'));
   try {
     // verify checks that ExecStart's program exists: point it at the node running this script.
-    const unit = readFileSync(join(unitDir, 'vpnsvc.service'), 'utf8')
-      .replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `);
+    const unit = readFileSync(join(unitDir, 'vpnsvc.service'), 'utf8').replace(
+      /^ExecStart=\/usr\/bin\/node /m,
+      `ExecStart=${process.execPath} `,
+    );
     writeFileSync(join(dir, 'vpnsvc.service'), unit);
     if (withDropIn) {
       mkdirSync(join(dir, 'vpnsvc.service.d'));
@@ -67,7 +69,10 @@ if (level === undefined) {
 } else if (!quiet) {
   console.log(`systemd-analyze security: exposure ${level} (at most ${MAX_EXPOSURE})`);
 }
-for (const [label, withDropIn] of [['vpnsvc.service', false], ['vpnsvc.service + dns-file-backend.conf', true]]) {
+for (const [label, withDropIn] of [
+  ['vpnsvc.service', false],
+  ['vpnsvc.service + dns-file-backend.conf', true],
+]) {
   const out = verify(withDropIn);
   if (out) {
     failed = true;

@@ -4,7 +4,7 @@
  * namespace; everything is removed on exit, on failure and on Ctrl-C.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,10 +22,14 @@ export function entry(file, compiled) {
 }
 
 export const LAB = {
-  vethA: 'vslabva', vethB: 'vslabvb',
-  linkA: '10.78.0.1', linkB: '10.78.0.2', // the veth link carrying the WebSocket
-  tunA: 'vslab0', tunB: 'vslab1',
-  tunnelA: '10.77.0.1', tunnelB: '10.77.0.2', // the tunnel's ends
+  vethA: 'vslabva',
+  vethB: 'vslabvb',
+  linkA: '10.78.0.1',
+  linkB: '10.78.0.2', // the veth link carrying the WebSocket
+  tunA: 'vslab0',
+  tunB: 'vslab1',
+  tunnelA: '10.77.0.1',
+  tunnelB: '10.77.0.2', // the tunnel's ends
   port: 8760,
 };
 
@@ -63,7 +67,11 @@ export class TunnelLab {
     this.children.clear();
     if (this.made) {
       for (const ns of [this.nsA, this.nsB]) {
-        try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* gone */ }
+        try {
+          execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+        } catch {
+          /* gone */
+        }
       }
       this.made = false;
     }
@@ -73,27 +81,44 @@ export class TunnelLab {
   /** Starts a long-running process in a namespace; resolves once its output matches `ready`. */
   start(ns, cmd, args, { ready, env = {}, timeoutMs = 20000, echo = false } = {}) {
     const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
-      cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
     child.log = '';
-    const onData = (d) => { child.log += d; if (echo) process.stderr.write(d); };
+    const onData = (d) => {
+      child.log += d;
+      if (echo) process.stderr.write(d);
+    };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     if (!ready) return Promise.resolve(child);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${cmd} not ready after ${timeoutMs} ms:\n${child.log}`)), timeoutMs);
-      const check = () => { if (ready.test(child.log)) { clearTimeout(timer); resolve(child); } };
+      const check = () => {
+        if (ready.test(child.log)) {
+          clearTimeout(timer);
+          resolve(child);
+        }
+      };
       child.stdout.on('data', check);
       child.stderr.on('data', check);
-      child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${cmd} exited (${code}):\n${child.log}`)); });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${cmd} exited (${code}):\n${child.log}`));
+      });
     });
   }
 
   /** Runs a bounded command in a namespace and returns its stdout. */
   run(ns, cmd, args, timeoutMs = 30000) {
-    return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { cwd: root, timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], {
+      cwd: root,
+      timeout: timeoutMs,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).toString();
   }
 
   async stop(child) {
@@ -125,9 +150,14 @@ export class TunnelLab {
         method: process.argv[1], headers: { authorization: 'Bearer ' + process.env.VPNSVC_TOKEN,
         ...(body ? { 'content-type': 'application/json' } : {}) }, body: body || undefined })
       .then(async (r) => { process.stdout.write(JSON.stringify({ status: r.status, body: await r.text() })); });`;
-    const out = execFileSync('ip', ['netns', 'exec', this.nsA, process.execPath, '-e', script, method, path, body ? JSON.stringify(body) : ''], {
-      env: { ...process.env, VPNSVC_TOKEN: this.token }, timeout: 15000,
-    }).toString();
+    const out = execFileSync(
+      'ip',
+      ['netns', 'exec', this.nsA, process.execPath, '-e', script, method, path, body ? JSON.stringify(body) : ''],
+      {
+        env: { ...process.env, VPNSVC_TOKEN: this.token },
+        timeout: 15000,
+      },
+    ).toString();
     const { status, body: text } = JSON.parse(out);
     const parsed = text ? JSON.parse(text) : undefined;
     if (status >= 300) throw new Error(`${method} ${path}: HTTP ${status} ${text}`);
@@ -142,11 +172,25 @@ export class TunnelLab {
   }
 
   startBridge(framing) {
-    return this.start(this.nsB, process.execPath, [
-      ...entry('src/cli/main.ts', this.compiled), 'bridge',
-      '--url', `ws://${LAB.linkA}:${LAB.port}/interfaces/${LAB.tunA}/stream`,
-      '--name', LAB.tunB, '--local', LAB.tunnelB, '--peer', LAB.tunnelA, '--framing', framing,
-    ], { ready: /bridge: up/, env: { VPNSVC_TOKEN: this.token } });
+    return this.start(
+      this.nsB,
+      process.execPath,
+      [
+        ...entry('src/cli/main.ts', this.compiled),
+        'bridge',
+        '--url',
+        `ws://${LAB.linkA}:${LAB.port}/interfaces/${LAB.tunA}/stream`,
+        '--name',
+        LAB.tunB,
+        '--local',
+        LAB.tunnelB,
+        '--peer',
+        LAB.tunnelA,
+        '--framing',
+        framing,
+      ],
+      { ready: /bridge: up/, env: { VPNSVC_TOKEN: this.token } },
+    );
   }
 }
 

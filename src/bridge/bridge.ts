@@ -72,7 +72,10 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
 export class UsageError extends Error {}
 
 /** Brings the bridge up; resolves with the close code when the stream ends. */
-export function runBridge(opts: BridgeOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): {
+export function runBridge(
+  opts: BridgeOptions,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): {
   done: Promise<number>;
   stop(): void;
 } {
@@ -139,7 +142,7 @@ export async function bridgeMain(argv: string[]): Promise<number> {
     process.stderr.write(`${msg ? `vpnsvc bridge: ${msg}\n` : ''}${USAGE}\n`);
     return 2;
   }
-  let bridge;
+  let bridge: ReturnType<typeof runBridge>;
   try {
     bridge = runBridge(opts);
   } catch (err) {

@@ -3,9 +3,10 @@
  * a private CA, and the daemon's unix socket. With the daemon's own environment (VPNSVC_LISTEN,
  * VPNSVC_STATE_DIR) it finds the daemon and its admin token without any flag.
  */
+
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_LISTEN, DEFAULT_STATE_DIR } from '../config/defaults.js';
 
@@ -24,7 +25,12 @@ export interface Endpoint {
 
 /** The service answered with its error body. */
 export class ServiceError extends Error {
-  constructor(readonly status: number, readonly errorName: string, readonly code: number | undefined, message: string) {
+  constructor(
+    readonly status: number,
+    readonly errorName: string,
+    readonly code: number | undefined,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -32,7 +38,12 @@ export class ServiceError extends Error {
 /** The daemon could not be reached at all. */
 export class ConnectError extends Error {}
 
-export interface EndpointFlags { url?: string; token?: string; tokenFile?: string; ca?: string }
+export interface EndpointFlags {
+  url?: string;
+  token?: string;
+  tokenFile?: string;
+  ca?: string;
+}
 
 function readToken(path: string): string {
   return readFileSync(path, 'utf8').trim();
@@ -101,7 +112,7 @@ export interface RequestOptions {
 }
 
 export function requestUrl(ep: Endpoint, path: string, query?: RequestOptions['query']): URL {
-  const url = new URL(path.replace(/^\//, ''), ep.base.href.endsWith('/') ? ep.base : new URL(ep.base.href + '/'));
+  const url = new URL(path.replace(/^\//, ''), ep.base.href.endsWith('/') ? ep.base : new URL(`${ep.base.href}/`));
   for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
   return url;
 }
@@ -113,22 +124,30 @@ export function send(ep: Endpoint, method: string, path: string, opts: RequestOp
   const headers: Record<string, string> = {
     accept: opts.accept ?? 'application/json',
     ...(ep.token && { authorization: `Bearer ${ep.token}` }),
-    ...(payload && { 'content-type': opts.bytes ? 'application/octet-stream' : 'application/json', 'content-length': String(payload.length) }),
+    ...(payload && {
+      'content-type': opts.bytes ? 'application/octet-stream' : 'application/json',
+      'content-length': String(payload.length),
+    }),
     ...opts.headers,
   };
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = lib.request(url, {
-      method, headers,
-      ...(ep.socketPath && { socketPath: ep.socketPath }),
-      ...(ep.ca && { ca: ep.ca }),
-      ...(opts.timeoutMs && { timeout: opts.timeoutMs }),
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
+    const req = lib.request(
+      url,
+      {
+        method,
+        headers,
+        ...(ep.socketPath && { socketPath: ep.socketPath }),
+        ...(ep.ca && { ca: ep.ca }),
+        ...(opts.timeoutMs && { timeout: opts.timeoutMs }),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new ConnectError(`no answer from ${where(ep)} within ${opts.timeoutMs} ms`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
       reject(err instanceof ConnectError ? err : new ConnectError(`cannot reach vpnsvc at ${where(ep)}: ${err.code ?? err.message}`));
@@ -152,7 +171,12 @@ export function json(res: Response): unknown {
   }
   if (res.status >= 400) {
     const e = parsed as { error?: string; code?: number; message?: string } | undefined;
-    throw new ServiceError(res.status, e?.error ?? `HTTP_${res.status}`, e?.code, e?.message ?? (text.slice(0, 200) || `HTTP ${res.status}`));
+    throw new ServiceError(
+      res.status,
+      e?.error ?? `HTTP_${res.status}`,
+      e?.code,
+      e?.message ?? (text.slice(0, 200) || `HTTP ${res.status}`),
+    );
   }
   return parsed;
 }
@@ -161,32 +185,47 @@ export function json(res: Response): unknown {
  * A long-lived GET (Server-Sent Events). Calls onChunk with text as it arrives; resolves when the
  * server ends the stream or the signal aborts, rejects on connection errors and error statuses.
  */
-export function stream(ep: Endpoint, path: string, opts: RequestOptions & { signal: AbortSignal; onChunk: (text: string) => void }): Promise<void> {
+export function stream(
+  ep: Endpoint,
+  path: string,
+  opts: RequestOptions & { signal: AbortSignal; onChunk: (text: string) => void },
+): Promise<void> {
   const url = requestUrl(ep, path, opts.query);
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     if (opts.signal.aborted) return resolve();
-    const req = lib.request(url, {
-      method: 'GET',
-      headers: { accept: opts.accept ?? 'text/event-stream', ...(ep.token && { authorization: `Bearer ${ep.token}` }), ...opts.headers },
-      ...(ep.socketPath && { socketPath: ep.socketPath }),
-      ...(ep.ca && { ca: ep.ca }),
-    }, (res) => {
-      if ((res.statusCode ?? 0) >= 400) {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          try { json({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }); } catch (e) { reject(e); }
-        });
-        return;
-      }
-      res.setEncoding('utf8');
-      res.on('data', (t: string) => opts.onChunk(t));
-      res.on('end', () => resolve());
-      res.on('error', () => resolve());
-      res.on('close', () => resolve());
-    });
-    const abort = () => { req.destroy(); resolve(); };
+    const req = lib.request(
+      url,
+      {
+        method: 'GET',
+        headers: { accept: opts.accept ?? 'text/event-stream', ...(ep.token && { authorization: `Bearer ${ep.token}` }), ...opts.headers },
+        ...(ep.socketPath && { socketPath: ep.socketPath }),
+        ...(ep.ca && { ca: ep.ca }),
+      },
+      (res) => {
+        if ((res.statusCode ?? 0) >= 400) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            try {
+              json({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+            } catch (e) {
+              reject(e);
+            }
+          });
+          return;
+        }
+        res.setEncoding('utf8');
+        res.on('data', (t: string) => opts.onChunk(t));
+        res.on('end', () => resolve());
+        res.on('error', () => resolve());
+        res.on('close', () => resolve());
+      },
+    );
+    const abort = () => {
+      req.destroy();
+      resolve();
+    };
     opts.signal.addEventListener('abort', abort, { once: true });
     req.on('close', () => opts.signal.removeEventListener('abort', abort));
     req.on('error', (err: NodeJS.ErrnoException) => {

@@ -39,5 +39,6 @@ export interface CliCommand {
   /** Gets its arguments unparsed in `positionals` (it parses them itself, e.g. a lazily loaded module). */
   passthrough?: boolean;
   /** Returns the exit code (0 when omitted). */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a command that only succeeds returns nothing
   run(ctx: CliContext, parsed: Parsed): Promise<number | void>;
 }

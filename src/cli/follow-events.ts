@@ -1,7 +1,7 @@
 /** `vpnsvc events`: follows the SSE stream, and after a drop resumes from the last seq seen. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CliContext } from './command.js';
 import { ConnectError, json, send, stream } from './client.js';
+import type { CliContext } from './command.js';
 import * as view from './render.js';
 
 export interface FollowOptions {
@@ -16,11 +16,14 @@ const RETRY_MAX_MS = 5000;
 
 /** Splits an SSE byte stream into messages; returns the unfinished tail. */
 export function parseSse(buffer: string, onMessage: (data: string) => void): string {
-  let at: number;
-  while ((at = buffer.indexOf('\n\n')) >= 0) {
+  for (let at = buffer.indexOf('\n\n'); at >= 0; at = buffer.indexOf('\n\n')) {
     const block = buffer.slice(0, at);
     buffer = buffer.slice(at + 2);
-    const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+    const data = block
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).replace(/^ /, ''))
+      .join('\n');
     if (data) onMessage(data);
   }
   return buffer;
@@ -33,7 +36,9 @@ export async function followEvents(ctx: CliContext, opts: FollowOptions): Promis
   const print = (e: Record<string, unknown>) => ctx.io.out(ctx.json ? JSON.stringify(e) : view.event(e));
 
   if (!opts.follow) {
-    const r = json(await send(ep, 'GET', '/events', { query: { since: since ?? 0, types: opts.types } })) as { events: Record<string, unknown>[] };
+    const r = json(await send(ep, 'GET', '/events', { query: { since: since ?? 0, types: opts.types } })) as {
+      events: Record<string, unknown>[];
+    };
     for (const e of r.events) print(e);
     return 0;
   }

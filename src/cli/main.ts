@@ -6,8 +6,8 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ConnectError, DEFAULT_URL, type Endpoint, resolveEndpoint, ServiceError, UsageError } from './client.js';
 import type { CliCommand, CliContext, Io } from './command.js';
-import { ConnectError, DEFAULT_URL, ServiceError, UsageError, resolveEndpoint, type Endpoint } from './client.js';
 import { COMMANDS, findCommand } from './commands.js';
 import { GLOBAL_OPTIONS, parseFor } from './parse.js';
 
@@ -26,7 +26,7 @@ export const EXIT_USAGE = 2;
 export const EXIT_UNREACHABLE = 3;
 
 function usage(): string {
-  const rows = COMMANDS.map((c) => [`${c.words.join(' ')}${c.args ? ' ' + c.args : ''}`, c.summary] as const);
+  const rows = COMMANDS.map((c) => [`${c.words.join(' ')}${c.args ? ` ${c.args}` : ''}`, c.summary] as const);
   const width = Math.max(...rows.map(([l]) => l.length));
   return [
     'usage: vpnsvc [--url URL] [--token-file FILE] [--ca FILE] [--json] <command> [args]',
@@ -36,14 +36,19 @@ function usage(): string {
     '',
     `daemon:  --url, else VPNSVC_URL, else VPNSVC_LISTEN, else ${DEFAULT_URL} (unix:/path for a socket); --ca FILE or VPNSVC_CA for a private CA`,
     'token:   --token-file, VPNSVC_TOKEN, VPNSVC_TOKEN_FILE, VPNSVC_ADMIN_TOKEN_FILE, else $VPNSVC_STATE_DIR/admin.token',
-    `exit:    0 ok, 2 usage, 3 daemon unreachable, ${Object.entries(EXIT_CODES).map(([k, v]) => `${v} ${k.replace('VPNSVC_ERROR_', '')}`).join(', ')}`,
+    `exit:    0 ok, 2 usage, 3 daemon unreachable, ${Object.entries(EXIT_CODES)
+      .map(([k, v]) => `${v} ${k.replace('VPNSVC_ERROR_', '')}`)
+      .join(', ')}`,
   ].join('\n');
 }
 
 /** Global options parsed leniently; everything after the command's words is left to the command. */
 function passthrough(argv: string[], command: CliCommand, loose: Record<string, unknown>): ReturnType<typeof parseFor> {
   const at = argv.indexOf(command.words[command.words.length - 1]!);
-  const g = parseFor({ ...command, options: {} }, argv.slice(0, at).filter((a) => !command.words.includes(a))).global;
+  const g = parseFor(
+    { ...command, options: {} },
+    argv.slice(0, at).filter((a) => !command.words.includes(a)),
+  ).global;
   return { positionals: argv.slice(at + 1), values: {}, global: { ...g, help: false, json: g.json || loose.json === true } };
 }
 
@@ -75,24 +80,34 @@ export async function run(argv: string[], io: Io, env: NodeJS.ProcessEnv, signal
     const parsed = command.passthrough ? passthrough(argv, command, loose.values) : parseFor(command, argv);
     if (!command.passthrough) parsed.positionals = dropWords(parsed.positionals, command.words);
     if (parsed.global.help) {
-      const opts = Object.keys(command.options ?? {}).map((o) => `--${o}`).join(' ');
-      io.out(`vpnsvc ${command.words.join(' ')}${command.args ? ' ' + command.args : ''}${opts ? ` [${opts}]` : ''}\n  ${command.summary}${command.operations ? `\n  REST: ${command.operations.join(', ')}` : ''}`);
+      const opts = Object.keys(command.options ?? {})
+        .map((o) => `--${o}`)
+        .join(' ');
+      io.out(
+        `vpnsvc ${command.words.join(' ')}${command.args ? ` ${command.args}` : ''}${opts ? ` [${opts}]` : ''}\n  ${command.summary}${command.operations ? `\n  REST: ${command.operations.join(', ')}` : ''}`,
+      );
       return 0;
     }
     let endpoint: Endpoint | undefined;
     const ctx: CliContext = {
       endpoint: () => (endpoint ??= resolveEndpoint(parsed.global, env)),
       json: parsed.global.json ?? false,
-      io, env, signal,
+      io,
+      env,
+      signal,
     };
     return (await command.run(ctx, parsed)) ?? 0;
   } catch (err) {
     if (err instanceof ServiceError) {
-      if (argv.includes('--json')) io.out(JSON.stringify({ error: err.errorName, code: err.code, message: err.message, status: err.status }));
+      if (argv.includes('--json'))
+        io.out(JSON.stringify({ error: err.errorName, code: err.code, message: err.message, status: err.status }));
       io.err(`vpnsvc: ${err.errorName}: ${err.message}`);
       return EXIT_CODES[err.errorName] ?? 1;
     }
-    if (err instanceof ConnectError) { io.err(`vpnsvc: ${err.message}`); return EXIT_UNREACHABLE; }
+    if (err instanceof ConnectError) {
+      io.err(`vpnsvc: ${err.message}`);
+      return EXIT_UNREACHABLE;
+    }
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err(`vpnsvc: ${(err as Error).message}`);
       return EXIT_USAGE;
@@ -104,8 +119,8 @@ export async function run(argv: string[], io: Io, env: NodeJS.ProcessEnv, signal
 
 export function processIo(): Io {
   return {
-    out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
-    err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+    out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+    err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
     write: (b) => process.stdout.write(b),
     stdin: async () => {
       const chunks: Buffer[] = [];

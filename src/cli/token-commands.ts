@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CliCommand, Parsed } from './command.js';
+import { addToken, PRIVILEGES, type Privilege, removeToken, TOKENS_FILE, type TokenFile } from '../tokens/token-store.js';
 import { DEFAULT_STATE_DIR, UsageError } from './client.js';
-import { PRIVILEGES, TOKENS_FILE, addToken, removeToken, type Privilege, type TokenFile } from '../tokens/token-store.js';
+import type { CliCommand, Parsed } from './command.js';
 
 const stateDirOption = { 'state-dir': { type: 'string' } } as const;
 
@@ -20,26 +20,35 @@ function readTokens(dir: string): TokenFile {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as TokenFile;
   } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (is the daemon's state directory right? --state-dir)`);
+    throw new UsageError(
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (is the daemon's state directory right? --state-dir)`,
+    );
   }
 }
 
 /** "vpnservice,internet" (the default), one of them, or "none" for a read-only token. */
 function parsePrivileges(v: unknown): Privilege[] {
   if (v === 'none') return [];
-  const names = String(v ?? PRIVILEGES.join(',')).split(',').map((s) => s.trim().replace(/^http:\/\/tizen\.org\/privilege\//, '')).filter(Boolean);
+  const names = String(v ?? PRIVILEGES.join(','))
+    .split(',')
+    .map((s) => s.trim().replace(/^http:\/\/tizen\.org\/privilege\//, ''))
+    .filter(Boolean);
   const bad = names.filter((n) => !(PRIVILEGES as readonly string[]).includes(n));
-  if (bad.length || names.length === 0) throw new UsageError(`--privileges: use ${PRIVILEGES.join(', ')} (comma-separated) or none; got "${v}"`);
+  if (bad.length || names.length === 0)
+    throw new UsageError(`--privileges: use ${PRIVILEGES.join(', ')} (comma-separated) or none; got "${v}"`);
   return [...new Set(names)] as Privilege[];
 }
 
 export const tokenCommands: CliCommand[] = [
   {
-    words: ['token', 'add'], args: '<id>', summary: 'create a token (--privileges vpnservice,internet | one of them | none); prints the secret once',
+    words: ['token', 'add'],
+    args: '<id>',
+    summary: 'create a token (--privileges vpnservice,internet | one of them | none); prints the secret once',
     options: { ...stateDirOption, privileges: { type: 'string' } },
     async run(ctx, p) {
       const id = p.positionals[0];
-      if (!id || p.positionals.length > 1 || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UsageError('usage: vpnsvc token add <id> [--privileges vpnservice,internet]  (id: 1-64 of A-Za-z0-9_.-)');
+      if (!id || p.positionals.length > 1 || !/^[A-Za-z0-9_.-]{1,64}$/.test(id))
+        throw new UsageError('usage: vpnsvc token add <id> [--privileges vpnservice,internet]  (id: 1-64 of A-Za-z0-9_.-)');
       const privileges = parsePrivileges(p.values.privileges);
       const dir = stateDir(p, ctx.env);
       readTokens(dir);
@@ -52,20 +61,31 @@ export const tokenCommands: CliCommand[] = [
       if (ctx.json) ctx.io.out(JSON.stringify({ id, privileges, token: secret }));
       else {
         ctx.io.out(secret);
-        ctx.io.err(`token "${id}" (${privileges.join(', ') || 'read only'}) added to ${join(dir, TOKENS_FILE)}; the secret above is shown only now; the daemon loads it within a second`);
+        ctx.io.err(
+          `token "${id}" (${privileges.join(', ') || 'read only'}) added to ${join(dir, TOKENS_FILE)}; the secret above is shown only now; the daemon loads it within a second`,
+        );
       }
     },
   },
   {
-    words: ['token', 'list'], summary: 'token ids and their privileges (never the secrets)', options: stateDirOption,
+    words: ['token', 'list'],
+    summary: 'token ids and their privileges (never the secrets)',
+    options: stateDirOption,
     async run(ctx, p) {
       const file = readTokens(stateDir(p, ctx.env));
       const rows = file.tokens.map((t) => ({ id: t.id, privileges: t.privileges }));
-      ctx.io.out(ctx.json ? JSON.stringify(rows, null, 2) : rows.map((r) => `${r.id.padEnd(20)} ${r.privileges.join(', ') || '(read only)'}`).join('\n'));
+      ctx.io.out(
+        ctx.json
+          ? JSON.stringify(rows, null, 2)
+          : rows.map((r) => `${r.id.padEnd(20)} ${r.privileges.join(', ') || '(read only)'}`).join('\n'),
+      );
     },
   },
   {
-    words: ['token', 'del'], args: '<id>', summary: 'revoke a token (the daemon drops it within a second)', options: stateDirOption,
+    words: ['token', 'del'],
+    args: '<id>',
+    summary: 'revoke a token (the daemon drops it within a second)',
+    options: stateDirOption,
     async run(ctx, p) {
       const id = p.positionals[0];
       if (!id || p.positionals.length > 1) throw new UsageError('usage: vpnsvc token del <id>');

@@ -23,7 +23,13 @@ export type VpnEvent = Schemas['Event'];
 /** Every event type the spec lists (the enums of Event's oneOf). */
 export type EventType = VpnEvent['type'];
 /** The event of type T: the branch of Event's oneOf whose enum holds T (a branch may hold several). */
-export type EventOf<T extends EventType> = VpnEvent extends infer E ? (E extends { type: infer U } ? (T extends U ? E : never) : never) : never;
+export type EventOf<T extends EventType> = VpnEvent extends infer E
+  ? E extends { type: infer U }
+    ? T extends U
+      ? E
+      : never
+    : never
+  : never;
 export type EventData<T extends EventType> = EventOf<T>['data'];
 export type EventReason = Schemas['EventReason'];
 export type EventBacklog = Schemas['EventBacklog'];

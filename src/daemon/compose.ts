@@ -4,13 +4,13 @@
  * come through composeDaemon; tests change only its options.
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { describeFeatures, featureSupport, type FeatureSupport } from '../engine/features.js';
+import { describeFeatures, type FeatureSupport, featureSupport } from '../engine/features.js';
 import { KillSwitch } from '../engine/kill-switch.js';
-import { Vpnsvc, type EngineLogger } from '../engine/vpnsvc.js';
+import { type EngineLogger, Vpnsvc } from '../engine/vpnsvc.js';
 import { buildApp } from '../http/app.js';
 import { loadSpec } from '../http/spec.js';
-import { probeHost, type HostProbe } from '../system/host.js';
-import { NftFirewall, defaultRoutes, type DefaultRoute } from '../system/nft.js';
+import { type HostProbe, probeHost } from '../system/host.js';
+import { type DefaultRoute, defaultRoutes, NftFirewall } from '../system/nft.js';
 import { createResolverBackend } from '../system/resolver/detect.js';
 import type { ResolverBackend } from '../system/resolver/types.js';
 import type { TokenStore } from '../tokens/token-store.js';

@@ -6,10 +6,10 @@
 import { chmodSync, existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { loadConfig, type Config } from '../config/config.js';
-import { withReason, type EventData } from '../engine/events.js';
+import { type Config, loadConfig } from '../config/config.js';
+import { type EventData, withReason } from '../engine/events.js';
 import type { Vpnsvc } from '../engine/vpnsvc.js';
-import { RuntimeJournal, isLiveDaemon, readJournal, reconcile, staleTunReconciler, type Reconciler } from '../recovery/journal.js';
+import { isLiveDaemon, type Reconciler, RuntimeJournal, readJournal, reconcile, staleTunReconciler } from '../recovery/journal.js';
 import { iproute2Links } from '../system/links.js';
 import { loadNative } from '../system/native.js';
 import { installAdminToken } from '../tokens/admin-token.js';
@@ -90,7 +90,13 @@ export interface RunningDaemon {
  * cleanly, and the reconcilers look at what it left. Exits 1 when another live daemon holds
  * the state directory.
  */
-export async function startDaemon(config: Config, vpnsvc: Vpnsvc, store: TokenStore, log: Logger, reconcilers: Reconciler[] = []): Promise<RunningDaemon> {
+export async function startDaemon(
+  config: Config,
+  vpnsvc: Vpnsvc,
+  store: TokenStore,
+  log: Logger,
+  reconcilers: Reconciler[] = [],
+): Promise<RunningDaemon> {
   const bus = vpnsvc.events;
   bus.onListenerError = (err) => log.error({ err }, 'an event listener failed');
   const previous = readJournal(config.stateDir);

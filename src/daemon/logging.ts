@@ -13,7 +13,9 @@ export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
   const params = new URLSearchParams(url.slice(q + 1));
-  const shown = [...params.entries()].map(([k, v]) => `${encodeURIComponent(k)}=${LOGGED_QUERY.has(k) ? encodeURIComponent(v) : '[redacted]'}`);
+  const shown = [...params.entries()].map(
+    ([k, v]) => `${encodeURIComponent(k)}=${LOGGED_QUERY.has(k) ? encodeURIComponent(v) : '[redacted]'}`,
+  );
   return `${url.slice(0, q)}?${shown.join('&')}`;
 }
 

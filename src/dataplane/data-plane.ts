@@ -3,8 +3,9 @@
  * engine hands it. The engine releases a TUN before closing its fd, because a poll left on a
  * closed fd could end up watching a recycled one.
  */
-import { PacketChannel, zeroCounters, type PacketCounters } from './packet-channel.js';
+
 import type { TunHandle } from '../system/tun.js';
+import { PacketChannel, type PacketCounters, zeroCounters } from './packet-channel.js';
 
 export class DataPlane {
   private channel: PacketChannel | undefined;

@@ -12,7 +12,7 @@ import type { Counters } from '../contract/api-types.js';
 import { EBUSY, ENODEV } from '../errors/errno.js';
 import { errnoError, errnoName, timeout } from '../errors/errors.js';
 import type { ReadinessWatch, TunHandle } from '../system/tun.js';
-import { FRAMING_BATCH, MAX_PACKET, headerBytes, type Framing } from './framing.js';
+import { FRAMING_BATCH, type Framing, headerBytes, MAX_PACKET } from './framing.js';
 
 /** Bytes a stream may have queued towards its client before new packets are dropped. */
 export const STREAM_HIGH_WATER_MARK = 2 * 1024 * 1024;
@@ -28,7 +28,6 @@ export const PACKET_STREAM_HIGH_WATER_MARK = 1024 * 1024;
 export const STREAM_TUN_QUEUE_LEN = 2000;
 /** Longest a REST read may wait. */
 export const MAX_READ_WAIT_MS = 60_000;
-
 
 /**
  * A stream promotes a steady trickle of in-flight buffers to V8's old generation. With the
@@ -216,11 +215,15 @@ export class PacketChannel {
         reject(readTimeout(this.tun.name, timeoutMs));
       }, timeoutMs);
       // A reader that went away must not take a packet with it.
-      signal?.addEventListener('abort', () => {
-        clearTimeout(waiter.timer);
-        this.removeWaiter(waiter);
-        reject(new Error('read abandoned by its caller'));
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(waiter.timer);
+          this.removeWaiter(waiter);
+          reject(new Error('read abandoned by its caller'));
+        },
+        { once: true },
+      );
       this.waiters.push(waiter);
       this.updateWatch();
     });

@@ -3,7 +3,7 @@
  * as an extension. DnsSettings holds what the user asked for and hands the whole configuration
  * to the resolver backend after every change, keeping the change only when the backend took it.
  */
-import { VpnsvcError, invalidParameter, ioError, noSuchFile } from '../errors/errors.js';
+import { invalidParameter, ioError, noSuchFile, VpnsvcError } from '../errors/errors.js';
 import type { DnsConfig, ResolverBackend } from '../system/resolver/types.js';
 import { parseDnsServer, parseSearchDomain } from './dns-spec.js';
 
@@ -32,7 +32,11 @@ export class DnsSettings {
   async removeServer(iface: string, server: string): Promise<string> {
     const s = parseDnsServer(server);
     if (!this.servers.includes(s)) throw noSuchFile(`DNS server ${s} is not added`);
-    await this.commit(iface, this.servers.filter((x) => x !== s), this.domains);
+    await this.commit(
+      iface,
+      this.servers.filter((x) => x !== s),
+      this.domains,
+    );
     return s;
   }
 
@@ -47,7 +51,11 @@ export class DnsSettings {
   async removeDomain(iface: string, domain: string): Promise<string> {
     const d = parseSearchDomain(domain);
     if (!this.domains.includes(d)) throw noSuchFile(`search domain ${d} is not added`);
-    await this.commit(iface, this.servers, this.domains.filter((x) => x !== d));
+    await this.commit(
+      iface,
+      this.servers,
+      this.domains.filter((x) => x !== d),
+    );
     return d;
   }
 

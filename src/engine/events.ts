@@ -30,7 +30,9 @@ export function currentReason(): EventReason {
 }
 
 /** `interface` is required for the types whose branch of Event requires it. */
-export type EmitFields<T extends EventType> = (undefined extends EventOf<T>['interface'] ? { interface?: string } : { interface: string }) & {
+export type EmitFields<T extends EventType> = (undefined extends EventOf<T>['interface']
+  ? { interface?: string }
+  : { interface: string }) & {
   data: EventData<T>;
   /** Overrides the reason from the async context. */
   reason?: EventReason;

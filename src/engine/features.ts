@@ -12,7 +12,9 @@ export interface FeatureSupport {
 export function missingForVpn(probe: HostProbe): string[] {
   const missing: string[] = [];
   if (!probe.tunDevice) {
-    missing.push(`the TUN device /dev/net/tun cannot be opened (${probe.tunDeviceError ?? 'unknown'}): load the "tun" kernel module or give the container /dev/net/tun`);
+    missing.push(
+      `the TUN device /dev/net/tun cannot be opened (${probe.tunDeviceError ?? 'unknown'}): load the "tun" kernel module or give the container /dev/net/tun`,
+    );
   }
   if (!probe.netAdmin) missing.push('the daemon lacks CAP_NET_ADMIN: run it as root or grant AmbientCapabilities=CAP_NET_ADMIN');
   return missing;

@@ -3,11 +3,12 @@
  * IPv6. The kernel is the one record of which routes exist: nothing is cached here, so a listing
  * or a duplicate check can never disagree with what `ip route` shows.
  */
-import { EEXIST, ENETDOWN, ESRCH } from '../errors/errno.js';
+
 import type { Route } from '../contract/api-types.js';
-import { VpnsvcError, errnoError, errnoName, invalidParameter, noSuchFile } from '../errors/errors.js';
+import { EEXIST, ENETDOWN, ESRCH } from '../errors/errno.js';
+import { errnoError, errnoName, invalidParameter, noSuchFile, VpnsvcError } from '../errors/errors.js';
 import * as native from '../system/native.js';
-import { type RouteSpec, packRoutes, parseRoute, routeAddress, routeKey, routeText, unpackRoutes } from './route-spec.js';
+import { packRoutes, parseRoute, type RouteSpec, routeAddress, routeKey, routeText, unpackRoutes } from './route-spec.js';
 
 /** The interface routes go through: its kernel index and name (for messages). */
 export interface RouteTarget {

@@ -8,7 +8,7 @@
 import type { FirewallBlock, FirewallState } from '../contract/api-types.js';
 import { invalidParameter } from '../errors/errors.js';
 import * as native from '../system/native.js';
-import { NftFirewall, defaultRoutes, originalInterfaceFromRoutes, type DefaultRoute } from '../system/nft.js';
+import { type DefaultRoute, defaultRoutes, NftFirewall, originalInterfaceFromRoutes } from '../system/nft.js';
 import { checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';
 import { checkInterfaceName } from './validate.js';
 

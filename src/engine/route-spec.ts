@@ -125,9 +125,7 @@ export function parseRoute(address: unknown, prefix: unknown): RouteSpec {
   const bytes = addressBytes(address, family);
   const network = maskHostBits(bytes, prefix);
   if (network.some((b, i) => b !== bytes[i])) {
-    throw invalidParameter(
-      `${address}/${prefix} has host bits set: did you mean ${toText(network)}/${prefix}?`,
-    );
+    throw invalidParameter(`${address}/${prefix} has host bits set: did you mean ${toText(network)}/${prefix}?`);
   }
   if (prefix === maxPrefix && bytes.every((b) => b === 0)) {
     throw invalidParameter(`${address}/${prefix} is the unspecified address`);

@@ -5,14 +5,14 @@
 import ipaddr from 'ipaddr.js';
 import { invalidParameter } from '../errors/errors.js';
 
-export { IFNAME_MAX, IFNAME_PATTERN, checkInterfaceName } from '../system/interface-name.js';
+export { checkInterfaceName, IFNAME_MAX, IFNAME_PATTERN } from '../system/interface-name.js';
 
 export const MTU_MIN = 68;
 export const MTU_MAX = 65535;
 export const DEFAULT_MTU = 1500;
 export const SESSION_MAX = 31;
 export const DEFAULT_SESSION = 'VPN_Session';
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 export function checkMtu(mtu: number): number {

@@ -9,21 +9,21 @@
  * session) take the name last and fall back to the active interface.
  */
 import type { Counters, Dns, FirewallBlock, FirewallState, Interface, InterfaceSettings, Route } from '../contract/api-types.js';
+import { DataPlane } from '../dataplane/data-plane.js';
+import { type Framing, MAX_PACKET } from '../dataplane/framing.js';
+import { MAX_READ_WAIT_MS, type PacketChannel, type PacketSocket, type PacketStream } from '../dataplane/packet-channel.js';
 import { EBUSY } from '../errors/errno.js';
 import { errnoName, invalidParameter, ioError, noSuchFile, notSupported } from '../errors/errors.js';
-import { DataPlane } from '../dataplane/data-plane.js';
-import { MAX_PACKET, type Framing } from '../dataplane/framing.js';
-import { MAX_READ_WAIT_MS, type PacketChannel, type PacketSocket, type PacketStream } from '../dataplane/packet-channel.js';
 import { readLinkStats } from '../system/link-stats.js';
 import * as native from '../system/native.js';
 import type { ResolverBackend } from '../system/resolver/types.js';
-import { tunHandle, type TunHandle } from '../system/tun.js';
+import { type TunHandle, tunHandle } from '../system/tun.js';
 import { DnsSettings, resolverCall } from './dns.js';
 import { EventBus, type EventData } from './events.js';
 import type { FeatureSupport } from './features.js';
 import { changeRoutes, flushRoutes, listRoutes, type RouteTarget } from './ip-routes.js';
 import { KillSwitch } from './kill-switch.js';
-import { DEFAULT_MTU, DEFAULT_SESSION, checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4 } from './validate.js';
+import { checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4, DEFAULT_MTU, DEFAULT_SESSION } from './validate.js';
 
 /** Events carry at most this many routes of a bulk call, and say how many there were. */
 export const EVENT_ROUTES_MAX = 16;
@@ -551,7 +551,11 @@ export class Vpnsvc {
       // Already gone with the device: nothing left to release.
     }
     if (this.active === iface) this.active = undefined;
-    this.events.emit('interface.removed', { interface: iface.name, data: { index: iface.index }, reason: { source: 'kernel', detail: why } });
+    this.events.emit('interface.removed', {
+      interface: iface.name,
+      data: { index: iface.index },
+      reason: { source: 'kernel', detail: why },
+    });
   }
 
   /** Routes, DNS and the packet stream of the interface are undone, then its fd is closed. */

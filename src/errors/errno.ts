@@ -9,19 +9,7 @@ export const LINUX_ONLY_ERRNOS = { EBADFD: 77, ERESTART: 85 } as const;
 
 export const { EBADFD, ERESTART } = LINUX_ONLY_ERRNOS;
 
-export const {
-  EPERM,
-  ESRCH,
-  EBADF,
-  EACCES,
-  EBUSY,
-  EEXIST,
-  ENODEV,
-  EINVAL,
-  ENOTSOCK,
-  EADDRNOTAVAIL,
-  ENETDOWN,
-} = constants.errno;
+export const { EPERM, ESRCH, EBADF, EACCES, EBUSY, EEXIST, ENODEV, EINVAL, ENOTSOCK, EADDRNOTAVAIL, ENETDOWN } = constants.errno;
 
 const ERRNO_NAMES = new Map<number, string>(
   [...Object.entries(LINUX_ONLY_ERRNOS), ...Object.entries(constants.errno)].map(([name, value]) => [value, name]),

@@ -36,18 +36,12 @@ export class VpnsvcError extends Error {
   }
 }
 
-export const invalidParameter = (message: string): VpnsvcError =>
-  new VpnsvcError('VPNSVC_ERROR_INVALID_PARAMETER', message);
-export const noSuchFile = (message: string): VpnsvcError =>
-  new VpnsvcError('VPNSVC_ERROR_NO_SUCH_FILE', message);
-export const notSupported = (message: string): VpnsvcError =>
-  new VpnsvcError('VPNSVC_ERROR_NOT_SUPPORTED', message);
-export const ioError = (message: string): VpnsvcError =>
-  new VpnsvcError('VPNSVC_ERROR_IO_ERROR', message);
-export const permissionDenied = (message: string): VpnsvcError =>
-  new VpnsvcError('VPNSVC_ERROR_PERMISSION_DENIED', message);
-export const timeout = (message: string): VpnsvcError =>
-  new VpnsvcError('VPNSVC_ERROR_TIMEOUT', message);
+export const invalidParameter = (message: string): VpnsvcError => new VpnsvcError('VPNSVC_ERROR_INVALID_PARAMETER', message);
+export const noSuchFile = (message: string): VpnsvcError => new VpnsvcError('VPNSVC_ERROR_NO_SUCH_FILE', message);
+export const notSupported = (message: string): VpnsvcError => new VpnsvcError('VPNSVC_ERROR_NOT_SUPPORTED', message);
+export const ioError = (message: string): VpnsvcError => new VpnsvcError('VPNSVC_ERROR_IO_ERROR', message);
+export const permissionDenied = (message: string): VpnsvcError => new VpnsvcError('VPNSVC_ERROR_PERMISSION_DENIED', message);
+export const timeout = (message: string): VpnsvcError => new VpnsvcError('VPNSVC_ERROR_TIMEOUT', message);
 
 /** Which seed error a kernel errno stands for; anything unlisted is an I/O error. */
 const ERRNO_KIND: Record<string, ErrorName> = {

@@ -8,8 +8,8 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import type { ValidateFunction } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type preSerializationAsyncHookHandler } from 'fastify';
-import type { Vpnsvc } from '../engine/vpnsvc.js';
 import { withReason } from '../engine/events.js';
+import type { Vpnsvc } from '../engine/vpnsvc.js';
 import { VpnsvcError } from '../errors/errors.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { requirePrivileges } from './auth.js';
@@ -57,7 +57,15 @@ function responseCheck(spec: Spec): preSerializationAsyncHookHandler<unknown> {
   };
 }
 
-export async function buildApp({ vpnsvc, spec, host, tokens, loggerInstance, https, checkResponses }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  vpnsvc,
+  spec,
+  host,
+  tokens,
+  loggerInstance,
+  https,
+  checkResponses,
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...requestIdOptions,
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
@@ -78,9 +86,7 @@ export async function buildApp({ vpnsvc, spec, host, tokens, loggerInstance, htt
     return parseJson(request, body as string, done);
   });
   // One IP packet per body (POST /interfaces/{name}/packets).
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 65535 }, (_request, body, done) =>
-    done(null, body),
-  );
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 65535 }, (_request, body, done) => done(null, body));
 
   // permessage-deflate stays off: packets are already dense and compression costs CPU per packet.
   await app.register(fastifyWebsocket, {

@@ -31,11 +31,7 @@ type Success<C> = C extends number ? (`${C}` extends `2${string}` ? C : never) :
 type SuccessCode<K extends OperationId> = Success<keyof Responses<K>>;
 
 /** A response's body: the JSON content's type, a raw string or Buffer for other content, none without content. */
-type ContentOf<R> = R extends { content: infer C }
-  ? C extends { 'application/json': infer J }
-    ? J
-    : string | Buffer
-  : undefined;
+type ContentOf<R> = R extends { content: infer C } ? (C extends { 'application/json': infer J } ? J : string | Buffer) : undefined;
 
 /**
  * Fastify's RouteGeneric of one operation. Ajv validates params, query and body with the same
@@ -52,13 +48,11 @@ export interface RouteOf<K extends OperationId> {
 
 export type OperationRequest<K extends OperationId> = FastifyRequest<RouteOf<K>>;
 export type OperationReply<K extends OperationId> = FastifyReply<RouteOf<K>>;
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that sent its reply itself returns nothing
 type Returned<K extends OperationId> = RouteOf<K>['Reply'][keyof RouteOf<K>['Reply']] | OperationReply<K> | void;
 
 /** Answers by returning a 2xx body of the spec, or through `reply` (status, content type). */
-export type Handler<K extends OperationId> = (
-  request: OperationRequest<K>,
-  reply: OperationReply<K>,
-) => Returned<K> | Promise<Returned<K>>;
+export type Handler<K extends OperationId> = (request: OperationRequest<K>, reply: OperationReply<K>) => Returned<K> | Promise<Returned<K>>;
 
 /** One handler per operation of openapi.yaml: a missing or extra operation does not compile. */
 export type Handlers = { [K in OperationId]: Handler<K> };

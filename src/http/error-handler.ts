@@ -2,8 +2,8 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../contract/api-types.js';
-import { type ErrorName, VpnsvcError, invalidParameter, noSuchFile } from '../errors/errors.js';
-import { ValidationFailure, describeValidationError, mostSpecificError } from './validation.js';
+import { type ErrorName, invalidParameter, noSuchFile, VpnsvcError } from '../errors/errors.js';
+import { describeValidationError, mostSpecificError, ValidationFailure } from './validation.js';
 
 export const HTTP_STATUS: Record<ErrorName, number> = {
   VPNSVC_ERROR_INVALID_PARAMETER: 400,

@@ -101,8 +101,9 @@ function objectSchema(params: Parameter[]): Json | undefined {
   };
 }
 
-function definedOnly<T extends object>(obj: T): T {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+/** The fields that have a value: an absent schema part is a missing key, not an undefined one. */
+function definedOnly<T extends object>(obj: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
 export function loadSpec(path = join(projectRoot(), 'openapi.yaml')): Spec {

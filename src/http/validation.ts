@@ -53,8 +53,7 @@ export class ValidationFailure extends Error {
  * type mismatch ("body must be object" for an array with one bad entry).
  */
 export function mostSpecificError(errors: readonly ErrorObject[]): ErrorObject | undefined {
-  const rank = (e: ErrorObject) =>
-    e.instancePath.split('/').length * 4 - (e.keyword === 'oneOf' ? 2 : e.keyword === 'type' ? 1 : 0);
+  const rank = (e: ErrorObject) => e.instancePath.split('/').length * 4 - (e.keyword === 'oneOf' ? 2 : e.keyword === 'type' ? 1 : 0);
   let best: ErrorObject | undefined;
   for (const e of errors) if (best === undefined || rank(e) > rank(best)) best = e;
   return best;

@@ -67,7 +67,10 @@ export class RuntimeJournal {
   private readonly record: Journal;
   private unsubscribe: (() => void) | undefined;
 
-  constructor(stateDir: string, private readonly bus: EventBus) {
+  constructor(
+    stateDir: string,
+    private readonly bus: EventBus,
+  ) {
     this.path = join(stateDir, JOURNAL_FILE);
     this.record = { pid: process.pid, startedAt: new Date().toISOString(), epoch: bus.epoch, interfaces: [] };
   }

@@ -18,7 +18,11 @@ export function parseProcNetDev(text: string, name: string): LinkStats | undefin
   for (const line of text.split('\n').slice(2)) {
     const colon = line.indexOf(':');
     if (colon < 0 || line.slice(0, colon).trim() !== name) continue;
-    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     // Receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs drop ...
     return {
       rxBytes: f[0] ?? 0,

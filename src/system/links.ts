@@ -4,7 +4,7 @@
  */
 import { ioError } from '../errors/errors.js';
 import * as native from './native.js';
-import { runProgram, type RunOptions } from './process.js';
+import { type RunOptions, runProgram } from './process.js';
 
 const IP: RunOptions = { debianPackage: 'iproute2' };
 
@@ -19,7 +19,9 @@ export const iproute2Links: LinkProbe = {
   index: (name) => native.ifIndex(name),
   async isTun(name) {
     try {
-      const links = JSON.parse(await runProgram('ip', ['-j', '-d', 'link', 'show', 'dev', name], IP)) as { linkinfo?: { info_kind?: string } }[];
+      const links = JSON.parse(await runProgram('ip', ['-j', '-d', 'link', 'show', 'dev', name], IP)) as {
+        linkinfo?: { info_kind?: string };
+      }[];
       return links[0]?.linkinfo?.info_kind === 'tun';
     } catch {
       // gone meanwhile, or no ip: then it is not provably ours, and is left alone

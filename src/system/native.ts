@@ -4,9 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import koffi from 'koffi';
-import { EACCES, EADDRNOTAVAIL, EBADF, EINVAL, ENODEV, ENOTSOCK, EPERM, ESRCH } from '../errors/errno.js';
-import { errnoError, ioError, type ErrorName } from '../errors/errors.js';
 import { projectRoot } from '../config/project-root.js';
+import { EACCES, EADDRNOTAVAIL, EBADF, EINVAL, ENODEV, ENOTSOCK, EPERM, ESRCH } from '../errors/errno.js';
+import { type ErrorName, errnoError, ioError } from '../errors/errors.js';
 
 const IFNAMSIZ = 16;
 const INET_ADDRSTRLEN = 16;
@@ -42,7 +42,9 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     ),
     protect: lib.func('int vs_protect(int pid, int fd, const char *ifname)'),
     tunReadBatch: lib.func('int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int hdr, uint32_t *lens, int maxpkts)'),
-    tunWriteBatch: lib.func('int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, const uint32_t *lens, int n, double *stats)'),
+    tunWriteBatch: lib.func(
+      'int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, const uint32_t *lens, int n, double *stats)',
+    ),
     tunWrite: lib.func('int vs_tun_write(int fd, const uint8_t *buf, int len)'),
     ifRaiseTxqlen: lib.func('int vs_if_raise_txqlen(const char *name, int qlen)'),
   };
@@ -59,9 +61,7 @@ export function loadNative(): Bindings {
   if (bindings) return bindings;
   const path = nativeLibraryPath();
   if (!existsSync(path)) {
-    throw ioError(
-      `native shim not found at ${path}: build it with \`npm install\` (or \`make -C native-shim\`) in ${projectRoot()}`,
-    );
+    throw ioError(`native shim not found at ${path}: build it with \`npm install\` (or \`make -C native-shim\`) in ${projectRoot()}`);
   }
   bindings = bind(koffi.load(path));
   return bindings;
@@ -154,7 +154,6 @@ export function setNonBlocking(fd: number, on: boolean): void {
 export function tunDeviceStatus(): number {
   return loadNative().tunAvailable() as number;
 }
-
 
 /** The rtnetlink protocol number that marks vpnsvc's routes (`ip route show proto 86`). */
 export const ROUTE_PROTOCOL = 86;
@@ -250,7 +249,14 @@ export function tunReadBatch(fd: number, buf: Buffer, pktMax: number, header: nu
  * back to back with lengths in `lens` (header 0). stats accumulates [written, dropped, bytes].
  * Returns packets written, or -EBADMSG for a truncated frame.
  */
-export function tunWriteBatch(fd: number, buf: Buffer, header: number, lens: Uint32Array | null, count: number, stats: Float64Array): number {
+export function tunWriteBatch(
+  fd: number,
+  buf: Buffer,
+  header: number,
+  lens: Uint32Array | null,
+  count: number,
+  stats: Float64Array,
+): number {
   return loadNative().tunWriteBatch(fd, buf, buf.length, header, lens, count, stats) as number;
 }
 

@@ -20,7 +20,7 @@
  */
 import { invalidParameter } from '../errors/errors.js';
 import { IFNAME_RULE, isInterfaceName } from './interface-name.js';
-import { canonicalPrefix, minimalCover, rangeToPrefixes, PrefixError, type CanonicalPrefix, type IpPrefix } from './ip-prefix.js';
+import { type CanonicalPrefix, canonicalPrefix, type IpPrefix, minimalCover, PrefixError, rangeToPrefixes } from './ip-prefix.js';
 
 export const NFT_FAMILY = 'inet';
 export const NFT_TABLE = 'vpnsvc';
@@ -101,10 +101,7 @@ function replaceSet(name: string, type: 'ipv4_addr' | 'ipv6_addr', elems: Canoni
 
 function replaceChain(name: 'input' | 'output'): NftCommand[] {
   const ref = { family: NFT_FAMILY, table: NFT_TABLE, name };
-  return [
-    { add: { chain: { ...ref, type: 'filter', hook: name, prio: 0, policy: 'drop' } } },
-    { flush: { chain: ref } },
-  ];
+  return [{ add: { chain: { ...ref, type: 'filter', hook: name, prio: 0, policy: 'drop' } } }, { flush: { chain: ref } }];
 }
 
 function neighbourDiscovery(chain: 'input' | 'output', types: string[]): NftCommand {
@@ -187,7 +184,12 @@ function elemToPrefixes(elem: unknown): IpPrefix[] {
 interface ListedObject {
   table?: { family: string; name: string };
   set?: { table: string; name: string; elem?: unknown[] };
-  rule?: { table: string; chain: string; comment?: string; expr: Array<{ match?: { left?: { meta?: { key?: string } }; right?: unknown } }> };
+  rule?: {
+    table: string;
+    chain: string;
+    comment?: string;
+    expr: Array<{ match?: { left?: { meta?: { key?: string } }; right?: unknown } }>;
+  };
 }
 
 /**

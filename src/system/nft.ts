@@ -5,7 +5,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { ioError, notSupported } from '../errors/errors.js';
-import { buildBlockBatch, buildUnblockBatch, parseTable, NFT_FAMILY, NFT_TABLE, type BlockSpec, type FirewallState, type NftBatch } from './nft-ruleset.js';
+import {
+  type BlockSpec,
+  buildBlockBatch,
+  buildUnblockBatch,
+  type FirewallState,
+  NFT_FAMILY,
+  NFT_TABLE,
+  type NftBatch,
+  parseTable,
+} from './nft-ruleset.js';
 import { ProgramError, ProgramNotFoundError, runProgram } from './process.js';
 
 const NFT_TIMEOUT_MS = 10_000;
@@ -37,7 +46,7 @@ export class NftFirewall {
    */
   private async run(args: string[], stdin?: string): Promise<string> {
     try {
-      return await runProgram(this.nft, args, { input: stdin, stdin: 'file', timeoutMs: NFT_TIMEOUT_MS });
+      return await runProgram(this.nft, args, { ...(stdin !== undefined && { input: stdin }), stdin: 'file', timeoutMs: NFT_TIMEOUT_MS });
     } catch (err) {
       if (err instanceof ProgramNotFoundError) {
         throw notSupported(`the firewall needs nft, which is not installed: install the Debian package "${NFT_PACKAGE}"`);
@@ -48,7 +57,9 @@ export class NftFirewall {
   }
 
   private async apply(batch: NftBatch, what: string): Promise<void> {
-    await this.run(['-j', '-f', '-'], JSON.stringify(batch)).catch(refused((e) => `nft refused to ${what}: ${e.stderr || `exit ${e.exitCode}`}`));
+    await this.run(['-j', '-f', '-'], JSON.stringify(batch)).catch(
+      refused((e) => `nft refused to ${what}: ${e.stderr || `exit ${e.exitCode}`}`),
+    );
   }
 
   /** Sets or replaces the block in one transaction. The spec is checked before nft runs. */
@@ -111,7 +122,5 @@ export function defaultRoutes(): DefaultRoute[] {
 
 /** The interface of the best default route that is not the VPN's own (IPv4 first, then IPv6). */
 export function originalInterfaceFromRoutes(vpnInterface: string, routes = defaultRoutes()): string | undefined {
-  return routes
-    .filter((r) => r.dev !== vpnInterface)
-    .sort((a, b) => a.family - b.family || a.metric - b.metric)[0]?.dev;
+  return routes.filter((r) => r.dev !== vpnInterface).sort((a, b) => a.family - b.family || a.metric - b.metric)[0]?.dev;
 }

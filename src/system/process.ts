@@ -50,7 +50,10 @@ export class ProgramError extends Error {
 export class ProgramNotFoundError extends Error {
   readonly code = 'ENOENT';
 
-  constructor(readonly program: string, readonly debianPackage?: string) {
+  constructor(
+    readonly program: string,
+    readonly debianPackage?: string,
+  ) {
     super(`${program} is not installed${debianPackage ? `: install the Debian package "${debianPackage}"` : ' (not found in PATH)'}`);
     this.name = 'ProgramNotFoundError';
   }
@@ -124,8 +127,14 @@ export const runProgram: RunProgram = (file, args, options = {}) =>
       append(chunk);
     };
 
-    child.stdout.setEncoding('utf8').on('data', collect((c) => (stdout += c)));
-    child.stderr.setEncoding('utf8').on('data', collect((c) => (stderr += c)));
+    child.stdout.setEncoding('utf8').on(
+      'data',
+      collect((c) => (stdout += c)),
+    );
+    child.stderr.setEncoding('utf8').on(
+      'data',
+      collect((c) => (stderr += c)),
+    );
     // A program that does not read its input (or exits first) makes the write fail with EPIPE.
     // Its exit status says whether it got what it needed; the error must not reach the process.
     child.stdin?.on('error', () => {});

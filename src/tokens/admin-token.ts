@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRIVILEGES, TOKENS_FILE, hashToken, writeTokenFile, type TokenFile } from './token-store.js';
+import { hashToken, PRIVILEGES, TOKENS_FILE, type TokenFile, writeTokenFile } from './token-store.js';
 
 /** Shorter secrets are refused: a token is the only thing between the network and root's network. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
@@ -19,7 +19,9 @@ export function installAdminToken(stateDir: string, tokenFile: string): 'created
     throw new Error(`VPNSVC_ADMIN_TOKEN_FILE: cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if (token.length < MIN_ADMIN_TOKEN_LENGTH || /\s/.test(token)) {
-    throw new Error(`VPNSVC_ADMIN_TOKEN_FILE: ${tokenFile} must hold one token of at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces`);
+    throw new Error(
+      `VPNSVC_ADMIN_TOKEN_FILE: ${tokenFile} must hold one token of at least ${MIN_ADMIN_TOKEN_LENGTH} characters without spaces`,
+    );
   }
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const path = join(stateDir, TOKENS_FILE);

@@ -15,7 +15,13 @@ export interface TokenWatchLogger {
   error(obj: object, msg: string): void;
 }
 
-export function watchTokens(stateDir: string, store: TokenStore, log: TokenWatchLogger, adminTokenFile?: string, intervalMs = TOKEN_POLL_MS): () => void {
+export function watchTokens(
+  stateDir: string,
+  store: TokenStore,
+  log: TokenWatchLogger,
+  adminTokenFile?: string,
+  intervalMs = TOKEN_POLL_MS,
+): () => void {
   const tokensPath = join(stateDir, TOKENS_FILE);
   const changed = (cur: Stats, prev: Stats) => cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino || cur.size !== prev.size;
   const reload = (why: string) => {

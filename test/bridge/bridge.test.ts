@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { UsageError, parseBridgeArgs } from '../../src/bridge/bridge.js';
+import { parseBridgeArgs, UsageError } from '../../src/bridge/bridge.js';
 import { projectRoot } from '../../src/config/project-root.js';
 
 const base = ['--url', 'ws://127.0.0.1:8760/interfaces/tun0/stream', '--name', 'vsb0', '--local', '10.7.0.2', '--peer', '10.7.0.1'];

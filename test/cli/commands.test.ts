@@ -25,7 +25,15 @@ const seen: Seen[] = [];
 let server: Server;
 let url = '';
 const IFACE = {
-  name: 'vpn0', index: 7, fd: 20, mtu: 1500, blocking: true, session: 'VPN_Session', localIp: '10.9.0.1', remoteIp: '10.9.0.2', up: true,
+  name: 'vpn0',
+  index: 7,
+  fd: 20,
+  mtu: 1500,
+  blocking: true,
+  session: 'VPN_Session',
+  localIp: '10.9.0.1',
+  remoteIp: '10.9.0.2',
+  up: true,
   staged: { mtu: 1500, localIp: '10.9.0.1', remoteIp: '10.9.0.2' },
   counters: { rxPackets: 1, rxBytes: 84, txPackets: 2, txBytes: 168, rxDropped: 0, txDropped: 0 },
 };
@@ -41,7 +49,8 @@ before(async () => {
         res.end(body === undefined ? '' : JSON.stringify(body));
       };
       if (req.url === '/interfaces' && req.method === 'GET') return reply(200, [IFACE]);
-      if (req.url === '/interfaces/nope') return reply(404, { error: 'VPNSVC_ERROR_NO_SUCH_FILE', code: -2, message: 'no VPN interface "nope"' });
+      if (req.url === '/interfaces/nope')
+        return reply(404, { error: 'VPNSVC_ERROR_NO_SUCH_FILE', code: -2, message: 'no VPN interface "nope"' });
       if (req.method === 'DELETE') {
         res.writeHead(204);
         return res.end();
@@ -65,7 +74,9 @@ async function call(args: string[], e: NodeJS.ProcessEnv = env()) {
 
 test('every operation in openapi.yaml has a CLI command', () => {
   const covered = new Set(COMMANDS.flatMap((c) => c.operations ?? []));
-  const missing = loadSpec().operations.map((o) => `${o.method} ${o.path}`).filter((op) => !covered.has(op));
+  const missing = loadSpec()
+    .operations.map((o) => `${o.method} ${o.path}`)
+    .filter((op) => !covered.has(op));
   assert.deepEqual(missing, [], 'add a line to the REST table in src/cli/commands.ts');
 });
 
@@ -82,17 +93,41 @@ test('commands become the REST calls they name', async () => {
     [['down', 'vpn0'], 'DELETE /interfaces/vpn0'],
     [['session', 'set', 'corp'], 'PUT /session', { name: 'corp' }],
     [['route', 'add', '10.0.0.0/8'], 'POST /routes', { address: '10.0.0.0', prefix: 8 }],
-    [['route', 'add', '10.0.0.0/8', 'fd00::/64'], 'POST /routes', [{ address: '10.0.0.0', prefix: 8 }, { address: 'fd00::', prefix: 64 }]],
+    [
+      ['route', 'add', '10.0.0.0/8', 'fd00::/64'],
+      'POST /routes',
+      [
+        { address: '10.0.0.0', prefix: 8 },
+        { address: 'fd00::', prefix: 64 },
+      ],
+    ],
     [['route', 'del', '10.0.0.0/8'], 'DELETE /routes/10.0.0.0/8'],
-    [['route', 'del', '10.0.0.0/8', '192.168.1.0/24'], 'DELETE /routes', [{ address: '10.0.0.0', prefix: 8 }, { address: '192.168.1.0', prefix: 24 }]],
+    [
+      ['route', 'del', '10.0.0.0/8', '192.168.1.0/24'],
+      'DELETE /routes',
+      [
+        { address: '10.0.0.0', prefix: 8 },
+        { address: '192.168.1.0', prefix: 24 },
+      ],
+    ],
     [['route', 'list'], 'GET /routes'],
     [['dns', 'add', '10.9.0.53'], 'POST /dns', { server: '10.9.0.53' }],
     [['dns', 'del', 'fd00::53'], 'DELETE /dns/fd00%3A%3A53'],
     [['dns', 'list'], 'GET /dns'],
     [['dns', 'domain', 'add', '~corp.example'], 'POST /dns/domains', { domain: '~corp.example' }],
     [['dns', 'domain', 'del', '~corp.example'], 'DELETE /dns/domains/~corp.example'],
-    [['firewall', 'block', '--allow-vpn', '0.0.0.0/0,::/0', '--allow-original', '192.0.2.1', '--original-interface', 'eth0'], 'PUT /firewall',
-      { allowVpn: [{ address: '0.0.0.0', prefix: 0 }, { address: '::', prefix: 0 }], allowOriginal: [{ address: '192.0.2.1', prefix: 32 }], originalInterface: 'eth0' }],
+    [
+      ['firewall', 'block', '--allow-vpn', '0.0.0.0/0,::/0', '--allow-original', '192.0.2.1', '--original-interface', 'eth0'],
+      'PUT /firewall',
+      {
+        allowVpn: [
+          { address: '0.0.0.0', prefix: 0 },
+          { address: '::', prefix: 0 },
+        ],
+        allowOriginal: [{ address: '192.0.2.1', prefix: 32 }],
+        originalInterface: 'eth0',
+      },
+    ],
     [['firewall', 'unblock'], 'DELETE /firewall'],
     [['firewall', 'show'], 'GET /firewall'],
     [['protect', '1234', '5', 'eth0'], 'POST /protect', { pid: 1234, fd: 5, interface: 'eth0' }],
@@ -110,11 +145,17 @@ test('commands become the REST calls they name', async () => {
 
 test('[name] defaults to the active interface; up is init + set + apply', async () => {
   const r = await call(['set', '--mtu', '1400', '--local', '10.9.0.1', '--non-blocking']);
-  assert.deepEqual(r.seen.map((s) => `${s.method} ${s.url}`), ['GET /interfaces', 'PATCH /interfaces/vpn0']);
+  assert.deepEqual(
+    r.seen.map((s) => `${s.method} ${s.url}`),
+    ['GET /interfaces', 'PATCH /interfaces/vpn0'],
+  );
   assert.deepEqual(r.seen[1]!.body, { mtu: 1400, localIp: '10.9.0.1', blocking: false });
   assert.match(r.out, /^vpn0 \(index 7\) {2}UP {2}mtu 1500/);
   const u = await call(['up', 'vpn0', '--local', '10.9.0.1', '--remote', '10.9.0.2']);
-  assert.deepEqual(u.seen.map((s) => `${s.method} ${s.url}`), ['POST /interfaces', 'PATCH /interfaces/vpn0', 'POST /interfaces/vpn0/apply']);
+  assert.deepEqual(
+    u.seen.map((s) => `${s.method} ${s.url}`),
+    ['POST /interfaces', 'PATCH /interfaces/vpn0', 'POST /interfaces/vpn0/apply'],
+  );
 });
 
 test('exit codes: the service error name and message; 2 for usage; 3 when unreachable', async () => {
@@ -123,7 +164,15 @@ test('exit codes: the service error name and message; 2 for usage; 3 when unreac
   assert.equal(r.err, 'vpnsvc: VPNSVC_ERROR_NO_SUCH_FILE: no VPN interface "nope"\n');
   const j = await call(['show', 'nope', '--json']);
   assert.deepEqual(JSON.parse(j.out), { error: 'VPNSVC_ERROR_NO_SUCH_FILE', code: -2, message: 'no VPN interface "nope"', status: 404 });
-  for (const bad of [['route', 'add', '10.0.0.0/99x'], ['frobnicate'], ['route', 'add'], ['set', '--mtu', 'big'], ['show', '--no-such-flag'], ['protect', 'x', '3', 'eth0'], ['protect', '1', '3']]) {
+  for (const bad of [
+    ['route', 'add', '10.0.0.0/99x'],
+    ['frobnicate'],
+    ['route', 'add'],
+    ['set', '--mtu', 'big'],
+    ['show', '--no-such-flag'],
+    ['protect', 'x', '3', 'eth0'],
+    ['protect', '1', '3'],
+  ]) {
     const b = await call(bad);
     assert.equal(b.code, 2, bad.join(' '));
     assert.equal(b.seen.length, 0, `${bad.join(' ')} sent nothing`);
@@ -133,15 +182,21 @@ test('exit codes: the service error name and message; 2 for usage; 3 when unreac
   assert.match(down.err, /cannot reach vpnsvc at http:\/\/127\.0\.0\.1:1: ECONNREFUSED/);
 });
 
-test('token: --token-file, then VPNSVC_TOKEN, then the state directory\'s admin.token', async () => {
+test("token: --token-file, then VPNSVC_TOKEN, then the state directory's admin.token", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-cli-'));
   try {
     writeFileSync(join(dir, 'admin.token'), 'from-state-dir\n');
     writeFileSync(join(dir, 'other'), 'from-file\n');
     assert.equal((await call(['list'], { VPNSVC_URL: url, VPNSVC_STATE_DIR: dir })).seen[0]!.auth, 'Bearer from-state-dir');
     assert.equal((await call(['list'], { VPNSVC_URL: url, VPNSVC_STATE_DIR: dir, VPNSVC_TOKEN: 'env' })).seen[0]!.auth, 'Bearer env');
-    assert.equal((await call(['list', '--token-file', join(dir, 'other')], { VPNSVC_URL: url, VPNSVC_TOKEN: 'env' })).seen[0]!.auth, 'Bearer from-file');
-    assert.equal((await call(['list'], { VPNSVC_URL: url, VPNSVC_ADMIN_TOKEN_FILE: join(dir, 'other') })).seen[0]!.auth, 'Bearer from-file');
+    assert.equal(
+      (await call(['list', '--token-file', join(dir, 'other')], { VPNSVC_URL: url, VPNSVC_TOKEN: 'env' })).seen[0]!.auth,
+      'Bearer from-file',
+    );
+    assert.equal(
+      (await call(['list'], { VPNSVC_URL: url, VPNSVC_ADMIN_TOKEN_FILE: join(dir, 'other') })).seen[0]!.auth,
+      'Bearer from-file',
+    );
     // The daemon's own VPNSVC_LISTEN is enough to find it.
     const port = new URL(url).port;
     assert.equal((await call(['list'], { VPNSVC_LISTEN: `127.0.0.1:${port}`, VPNSVC_TOKEN: 't' })).code, 0);
@@ -166,7 +221,7 @@ test('bridge is handed its own arguments (src/cli/bridge.ts when the build has i
   assert.equal(r.seen.length, 0);
 });
 
-test('help lists every command; a command\'s --help names its REST call', async () => {
+test("help lists every command; a command's --help names its REST call", async () => {
   const all = await call(['--help']);
   for (const c of COMMANDS) assert.ok(all.out.includes(c.words.join(' ')), c.words.join(' '));
   const one = await call(['route', 'add', '--help']);

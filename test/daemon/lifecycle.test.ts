@@ -5,16 +5,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { JOURNAL_FILE } from '../../src/recovery/journal.js';
 import { projectRoot } from '../../src/config/project-root.js';
-import { spawnDaemon, waitReady, type Daemon } from '../helpers/daemon.js';
+import { JOURNAL_FILE } from '../../src/recovery/journal.js';
+import { type Daemon, spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { sseFollow, wsFollow } from '../helpers/follower.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
 
@@ -30,7 +30,11 @@ async function freePort(): Promise<number> {
 
 /** The daemon's log as JSON objects (one per line). */
 function logLines(d: Daemon): Record<string, any>[] {
-  return d.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+  return d
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, any>);
 }
 
 async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
@@ -43,16 +47,37 @@ async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
 
 function cliBin(args: string[], env: Record<string, string>) {
   return run(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/cli/main.ts'), ...args], {
-    cwd: projectRoot(), env: { ...process.env, ...env },
-  }).then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }));
+    cwd: projectRoot(),
+    env: { ...process.env, ...env },
+  }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
 }
 
 test('TLS: HTTPS and WSS with a certificate made in the test; plain HTTP gets nothing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-tls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '1', '-subj', '/CN=vpnsvc-test', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=vpnsvc-test',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
   const port = await freePort();
   const daemon = spawnDaemon({ VPNSVC_LISTEN: `127.0.0.1:${port}`, VPNSVC_TLS_CERT: cert, VPNSVC_TLS_KEY: key }, dir);
   t.after(() => daemon.stop());
@@ -126,7 +151,7 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     assert.ok(done && typeof done.elapsedMs === 'number');
   });
 
-  test('SIGKILL in the middle of operations, then a restart: nothing of the user\'s is lost', async (t) => {
+  test("SIGKILL in the middle of operations, then a restart: nothing of the user's is lost", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-crash-'));
     const first = spawnDaemon({}, dir);
     t.after(() => first.stop());
@@ -146,8 +171,10 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     assert.equal((await second.call('PATCH', '/interfaces/vscrash0', { localIp: '10.74.0.1', remoteIp: '10.74.0.2' })).status, 200);
     // A burst of state changes in flight, killed in the middle.
     const burst = Array.from({ length: 40 }, (_, i) =>
-      i % 2 ? second.call('POST', '/interfaces/vscrash0/apply').catch(() => undefined)
-        : second.call('PATCH', '/interfaces/vscrash0', { mtu: 1300 + i }).catch(() => undefined));
+      i % 2
+        ? second.call('POST', '/interfaces/vscrash0/apply').catch(() => undefined)
+        : second.call('PATCH', '/interfaces/vscrash0', { mtu: 1300 + i }).catch(() => undefined),
+    );
     await new Promise((r) => setTimeout(r, 15));
     second.child.kill('SIGKILL');
     await second.exited;
@@ -169,14 +196,21 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     assert.ok(recovery, third.output());
     assert.equal(recovery.predecessor, second.child.pid);
     assert.match(recovery.found.join('\n'), /vscrash0 \(index \d+\) is gone/);
-    const events = (await third.call('GET', '/events?types=daemon')).body.events as { type: string; reason: { source: string }; data: any }[];
-    assert.deepEqual(events.map((e) => e.type), ['daemon.started', 'daemon.recovered']);
+    const events = (await third.call('GET', '/events?types=daemon')).body.events as {
+      type: string;
+      reason: { source: string };
+      data: any;
+    }[];
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['daemon.started', 'daemon.recovered'],
+    );
     assert.equal(events[1]!.reason.source, 'recovery');
     assert.equal(events[1]!.data.predecessor.pid, second.child.pid);
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a stale TUN of the crashed run is removed; a user\'s device of the same name is left alone', async (t) => {
+  test("a stale TUN of the crashed run is removed; a user's device of the same name is left alone", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-stale-'));
     // A persistent TUN the crashed run would have held (as if its fd had outlived it) ...
     ip('tuntap', 'add', 'mode', 'tun', 'name', 'vsstale0');
@@ -186,15 +220,23 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
       for (const n of ['vsstale0', 'vsuser0']) if (link(n)) ip('link', 'delete', n);
     });
     mkdirSync(join(dir, 'state'), { recursive: true });
-    writeFileSync(join(dir, 'state', JOURNAL_FILE), JSON.stringify({
-      pid: 999_999, startedAt: '2026-01-01T00:00:00.000Z', epoch: 'x',
-      interfaces: [{ name: 'vsstale0', index: link('vsstale0')!.ifindex }, { name: 'vsuser0', index: link('vsuser0')!.ifindex + 1000 }],
-    }));
+    writeFileSync(
+      join(dir, 'state', JOURNAL_FILE),
+      JSON.stringify({
+        pid: 999_999,
+        startedAt: '2026-01-01T00:00:00.000Z',
+        epoch: 'x',
+        interfaces: [
+          { name: 'vsstale0', index: link('vsstale0')!.ifindex },
+          { name: 'vsuser0', index: link('vsuser0')!.ifindex + 1000 },
+        ],
+      }),
+    );
     const daemon = spawnDaemon({}, dir);
     t.after(() => daemon.stop());
     await waitReady(daemon);
     assert.equal(link('vsstale0'), undefined, 'the stale TUN is removed');
-    assert.ok(link('vsuser0'), 'the user\'s device stays');
+    assert.ok(link('vsuser0'), "the user's device stays");
     const r = logLines(daemon).find((l) => l.msg === 'recovery: tun')!;
     assert.deepEqual(r.did, ['removed the stale TUN vsstale0']);
     assert.match(r.found[1], /vsuser0 exists but is not the crashed run's TUN/);
@@ -205,7 +247,7 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     t.after(() => daemon.stop());
     await waitReady(daemon);
     const token = daemon.token();
-    const wrong = 'WrongToken_' + 'q'.repeat(32);
+    const wrong = `WrongToken_${'q'.repeat(32)}`;
     const raw = (path: string, headers: Record<string, string>) =>
       new Promise<number>((resolve, reject) => {
         const req = httpRequest({ socketPath: daemon.socket, path, headers }, (res) => {
@@ -229,7 +271,10 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     const lines = logLines(daemon);
     assert.ok(lines.length > 5 && lines.every((l) => typeof l.level === 'number' && typeof l.time === 'number'));
     const traced = lines.filter((l) => l.reqId === 'trace-abc');
-    assert.deepEqual(traced.map((l) => l.msg), ['incoming request', 'request completed']);
+    assert.deepEqual(
+      traced.map((l) => l.msg),
+      ['incoming request', 'request completed'],
+    );
     assert.equal(traced[1]!.res.statusCode, 200);
     assert.ok(lines.some((l) => l.req?.url === '/events?token=[redacted]&access_token=[redacted]'));
   });
@@ -296,4 +341,3 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     assert.equal((await first.call('GET', '/health')).status, 200);
   });
 });
-

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DataPlane } from '../../src/dataplane/data-plane.js';
 import { FRAMING_PACKET } from '../../src/dataplane/framing.js';
-import { VpnsvcError } from '../../src/errors/errors.js';
+import type { VpnsvcError } from '../../src/errors/errors.js';
 import { FakeTun, PacketSocketStub } from '../helpers/fake-tun.js';
 import { ipv4Udp } from '../helpers/packets.js';
 

@@ -6,8 +6,8 @@ import {
   FRAMING_BATCH,
   FRAMING_PACKET,
   FRAMINGS,
-  MAX_PACKET,
   headerBytes,
+  MAX_PACKET,
   selectFraming,
 } from '../../src/dataplane/framing.js';
 import { FakeTun } from '../helpers/fake-tun.js';
@@ -32,7 +32,10 @@ test('selectFraming picks the first framing offered that vpnsvc knows; none know
 test('a batch frame round-trips through the TUN framing, up to a packet of MAX_PACKET bytes', () => {
   const packets = [40, 1500, MAX_PACKET].map((size) => ipv4Udp('10.180.9.2', '10.180.9.1', 1, 2, Buffer.alloc(size - 28, 7)));
   const frame = batch(packets);
-  assert.equal(frame.length, packets.reduce((n, p) => n + FRAME_HEADER_BYTES + p.length, 0));
+  assert.equal(
+    frame.length,
+    packets.reduce((n, p) => n + FRAME_HEADER_BYTES + p.length, 0),
+  );
   const tun = new FakeTun();
   const stats = new Float64Array(3);
   assert.equal(tun.writeBatch(frame, FRAME_HEADER_BYTES, null, 0, stats), 3);

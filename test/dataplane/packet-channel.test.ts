@@ -12,7 +12,7 @@ import {
   STREAM_HIGH_WATER_MARK,
   STREAM_TUN_QUEUE_LEN,
 } from '../../src/dataplane/packet-channel.js';
-import { VpnsvcError, type ErrorName } from '../../src/errors/errors.js';
+import { type ErrorName, VpnsvcError } from '../../src/errors/errors.js';
 import { FakeTun, PacketSocketStub } from '../helpers/fake-tun.js';
 import { batch, ipv4Udp, readIpv4Udp, splitBatch } from '../helpers/packets.js';
 
@@ -119,27 +119,27 @@ describe('REST reads and writes', () => {
     await until('the watch to close', () => tun.watching === 0);
   });
 
-  test(
-    'a TUN that fails to read rejects the promise of a read that did not wait',
-    async () => {
-      const { tun, ch } = channel();
-      tun.readError = -EBADFD;
-      let result: Promise<Buffer> | undefined;
-      try {
-        result = ch.read(0);
-      } catch (err) {
-        assert.fail(`read threw synchronously: ${(err as Error).message}`);
-      }
-      await assert.rejects(result, isError('VPNSVC_ERROR_IO_ERROR', /EBADFD/));
-    },
-  );
+  test('a TUN that fails to read rejects the promise of a read that did not wait', async () => {
+    const { tun, ch } = channel();
+    tun.readError = -EBADFD;
+    let result: Promise<Buffer> | undefined;
+    try {
+      result = ch.read(0);
+    } catch (err) {
+      assert.fail(`read threw synchronously: ${(err as Error).message}`);
+    }
+    await assert.rejects(result, isError('VPNSVC_ERROR_IO_ERROR', /EBADFD/));
+  });
 
   test('a write puts one packet into the TUN; one the TUN refuses is IO_ERROR and counted', () => {
     const { tun, ch } = channel();
     const p = packet(5, 80);
     assert.equal(ch.write(p), 80);
     assert.deepEqual(tun.written, [p]);
-    assert.throws(() => ch.write(Buffer.from('not an IP packet, too short')), isError('VPNSVC_ERROR_IO_ERROR', /write a packet to "vsufake0": EINVAL/, 'EINVAL'));
+    assert.throws(
+      () => ch.write(Buffer.from('not an IP packet, too short')),
+      isError('VPNSVC_ERROR_IO_ERROR', /write a packet to "vsufake0": EINVAL/, 'EINVAL'),
+    );
     assert.deepEqual(ch.counters, { streamDropped: 0, writeDropped: 1, framesRejected: 0 });
   });
 });
@@ -151,7 +151,10 @@ describe('one stream per interface', () => {
     assert.equal(ch.hasStream, true);
     assert.equal(tun.txQueueLen, STREAM_TUN_QUEUE_LEN, "the kernel's queue for a streaming reader is raised");
     await assert.rejects(ch.read(0), isError('VPNSVC_ERROR_IO_ERROR', /"vsufake0" is busy: a stream is attached/, 'EBUSY'));
-    assert.throws(() => ch.attach(new PacketSocketStub(), FRAMING_BATCH, () => undefined), isError('VPNSVC_ERROR_IO_ERROR', /one stream per interface/, 'EBUSY'));
+    assert.throws(
+      () => ch.attach(new PacketSocketStub(), FRAMING_BATCH, () => undefined),
+      isError('VPNSVC_ERROR_IO_ERROR', /one stream per interface/, 'EBUSY'),
+    );
     assert.throws(() => ch.requireNoStream(), isError('VPNSVC_ERROR_IO_ERROR', undefined, 'EBUSY'));
 
     ch.detach(stream);
@@ -212,7 +215,7 @@ describe('the stream, packet framing', () => {
     socket.bufferedAmount = PACKET_STREAM_HIGH_WATER_MARK + 1;
     tun.push(packet(1), packet(2), packet(3));
     await until('the TUN drained', () => tun.queue.length === 0);
-    assert.deepEqual(socket.sent, []);
+    assert.equal(socket.sent.length, 0, 'nothing sent');
     assert.equal(ch.counters.streamDropped, 3);
 
     socket.bufferedAmount = PACKET_STREAM_HIGH_WATER_MARK;
@@ -249,8 +252,14 @@ describe('the stream, batch framing', () => {
     const big = packet(2, 20_000);
     tun.push(small, big, packet(3, 100), packet(4, MAX_PACKET));
     await until('4 packets', () => socket.sent.flatMap(splitBatch).length === 4);
-    assert.deepEqual(socket.sent.map((m) => m.length), [102, 20_002, 102, MAX_PACKET + 2]);
-    assert.deepEqual(socket.sent.map(splitBatch).map((ps) => ps.map(portOf)), [[1], [2], [3], [4]]);
+    assert.deepEqual(
+      socket.sent.map((m) => m.length),
+      [102, 20_002, 102, MAX_PACKET + 2],
+    );
+    assert.deepEqual(
+      socket.sent.map(splitBatch).map((ps) => ps.map(portOf)),
+      [[1], [2], [3], [4]],
+    );
   });
 
   test('a batch frame from the client lands packet by packet; non-IP packets are dropped, damaged frames rejected', () => {
@@ -275,7 +284,7 @@ describe('the stream, batch framing', () => {
     socket.bufferedAmount = STREAM_HIGH_WATER_MARK + 1;
     tun.push(...Array.from({ length: 100 }, (_, i) => packet(i)));
     await until('the TUN drained', () => tun.queue.length === 0);
-    assert.deepEqual(socket.sent, []);
+    assert.equal(socket.sent.length, 0, 'nothing sent');
     assert.equal(ch.counters.streamDropped, 100);
     socket.bufferedAmount = 0;
     tun.push(packet(7));
@@ -298,7 +307,10 @@ describe('the end of a stream', () => {
     const other = channel();
     const waiting = other.ch.read(1000);
     other.ch.close('the interface was removed');
-    await assert.rejects(waiting, isError('VPNSVC_ERROR_NO_SUCH_FILE', /read from "vsufake0": the interface was removed: ENODEV/, 'ENODEV'));
+    await assert.rejects(
+      waiting,
+      isError('VPNSVC_ERROR_NO_SUCH_FILE', /read from "vsufake0": the interface was removed: ENODEV/, 'ENODEV'),
+    );
     assert.equal(other.tun.watching, 0);
   });
 

@@ -16,7 +16,10 @@ import { kernelTestOptions, link } from '../helpers/kernel.js';
 function unitCapabilities(): string[] {
   const unit = readFileSync(join(projectRoot(), 'deploy/systemd/vpnsvc.service'), 'utf8');
   const line = /^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!;
-  return line.trim().split(/\s+/).map((c) => c.replace(/^CAP_/, '').toLowerCase());
+  return line
+    .trim()
+    .split(/\s+/)
+    .map((c) => c.replace(/^CAP_/, '').toLowerCase());
 }
 
 const CAP_BITS: Record<string, number> = { net_admin: 12, sys_ptrace: 19 };
@@ -30,19 +33,34 @@ function hasSetpriv(): boolean {
   }
 }
 
-describe('the unit\'s capabilities are enough', { ...kernelTestOptions(), ...(!hasSetpriv() && { skip: 'setpriv (util-linux) is not installed' }) }, () => {
+describe("the unit's capabilities are enough", {
+  ...kernelTestOptions(),
+  ...(!hasSetpriv() && { skip: 'setpriv (util-linux) is not installed' }),
+}, () => {
   test('with only CAP_NET_ADMIN + CAP_SYS_PTRACE and no_new_privs the daemon creates and configures a TUN', async (t) => {
     const caps = unitCapabilities();
     assert.deepEqual(caps, ['net_admin', 'sys_ptrace']);
     const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-caps-'));
     const socket = join(dir, 'vpnsvc.sock');
     const set = `-all,${caps.map((c) => `+${c}`).join(',')}`;
-    const child = spawn('setpriv', [`--bounding-set=${set}`, `--inh-caps=${set}`, `--ambient-caps=${set}`, '--no-new-privs',
-      process.execPath, '--import', 'tsx', join(projectRoot(), 'src/server.ts')], {
-      cwd: projectRoot(),
-      env: { ...process.env, VPNSVC_STATE_DIR: join(dir, 'state'), VPNSVC_LISTEN: `unix:${socket}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'setpriv',
+      [
+        `--bounding-set=${set}`,
+        `--inh-caps=${set}`,
+        `--ambient-caps=${set}`,
+        '--no-new-privs',
+        process.execPath,
+        '--import',
+        'tsx',
+        join(projectRoot(), 'src/server.ts'),
+      ],
+      {
+        cwd: projectRoot(),
+        env: { ...process.env, VPNSVC_STATE_DIR: join(dir, 'state'), VPNSVC_LISTEN: `unix:${socket}` },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -59,17 +77,29 @@ describe('the unit\'s capabilities are enough', { ...kernelTestOptions(), ...(!h
     }
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     const eff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)![1]}`);
-    assert.equal(eff, caps.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c]!)), 0n), 'exactly the unit\'s capabilities');
+    assert.equal(
+      eff,
+      caps.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c]!)), 0n),
+      "exactly the unit's capabilities",
+    );
     assert.match(status, /^NoNewPrivs:\s+1$/m);
 
     const token = readFileSync(join(dir, 'state', 'admin.token'), 'utf8').trim();
     const call = (method: string, path: string, body?: unknown) =>
       new Promise<number>((resolve, reject) => {
         const payload = body === undefined ? undefined : JSON.stringify(body);
-        const req = request({ socketPath: socket, method, path, headers: { authorization: `Bearer ${token}`, ...(payload && { 'content-type': 'application/json' }) } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = request(
+          {
+            socketPath: socket,
+            method,
+            path,
+            headers: { authorization: `Bearer ${token}`, ...(payload && { 'content-type': 'application/json' }) },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         req.end(payload);
       });

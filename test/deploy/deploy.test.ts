@@ -13,9 +13,21 @@ import { projectRoot } from '../../src/config/project-root.js';
 
 const deploy = (p: string) => join(projectRoot(), 'deploy', p);
 
-interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }
-interface Mount { name: string; mountPath: string; readOnly?: boolean }
-interface Volume { name: string; hostPath?: { path: string; type?: string }; secret?: { secretName: string } }
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+interface Mount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+}
+interface Volume {
+  name: string;
+  hostPath?: { path: string; type?: string };
+  secret?: { secretName: string };
+}
 interface Container {
   image: string;
   env: EnvVar[];
@@ -46,7 +58,8 @@ function daemonSet(): DaemonSet {
 test('DaemonSet: one daemon per node in the host network, NET_ADMIN only, /dev/net/tun', () => {
   const ds = daemonSet();
   assert.equal(ds.apiVersion, 'apps/v1');
-  for (const [k, v] of Object.entries(ds.spec.selector.matchLabels)) assert.equal(ds.spec.template.metadata.labels[k], v, 'the selector matches the pods');
+  for (const [k, v] of Object.entries(ds.spec.selector.matchLabels))
+    assert.equal(ds.spec.template.metadata.labels[k], v, 'the selector matches the pods');
   const pod = ds.spec.template.spec;
   assert.equal(pod.hostNetwork, true);
   assert.equal(pod.containers.length, 1);
@@ -60,7 +73,10 @@ test('DaemonSet: one daemon per node in the host network, NET_ADMIN only, /dev/n
   const tun = pod.volumes.find((v) => v.hostPath?.path === '/dev/net/tun');
   assert.ok(tun, 'a hostPath volume for /dev/net/tun');
   assert.equal(tun.hostPath?.type, 'CharDevice');
-  assert.ok(c.volumeMounts.some((m) => m.name === tun.name && m.mountPath === '/dev/net/tun'), '/dev/net/tun is mounted');
+  assert.ok(
+    c.volumeMounts.some((m) => m.name === tun.name && m.mountPath === '/dev/net/tun'),
+    '/dev/net/tun is mounted',
+  );
 });
 
 test('DaemonSet: liveness probe on /health at the listen port; token from a Secret; state on the node', () => {
@@ -87,7 +103,7 @@ test('DaemonSet: liveness probe on /health at the listen port; token from a Secr
   const state = pod.volumes.find((v) => v.hostPath?.path === '/var/lib/vpnsvc');
   assert.ok(state, 'the state directory is on the node, so a restarted pod can recover');
   assert.ok(c.volumeMounts.some((m) => m.name === state.name && m.mountPath === (env('VPNSVC_STATE_DIR')?.value ?? '/var/lib/vpnsvc')));
-  assert.ok((pod.terminationGracePeriodSeconds ?? 30) > 10, 'the grace period covers the daemon\'s 10 s shutdown bound');
+  assert.ok((pod.terminationGracePeriodSeconds ?? 30) > 10, "the grace period covers the daemon's 10 s shutdown bound");
 });
 
 test('systemd unit: systemd-analyze verify passes with no warning', (t) => {
@@ -105,9 +121,15 @@ test('systemd unit: only CAP_NET_ADMIN and CAP_SYS_PTRACE, with the hardening op
   assert.deepEqual(values('CapabilityBoundingSet'), ['CAP_NET_ADMIN CAP_SYS_PTRACE']);
   assert.deepEqual(values('AmbientCapabilities'), ['CAP_NET_ADMIN CAP_SYS_PTRACE']);
   const expected: [string, string][] = [
-    ['NoNewPrivileges', 'yes'], ['ProtectSystem', 'strict'], ['ProtectHome', 'yes'], ['PrivateTmp', 'yes'],
-    ['StateDirectory', 'vpnsvc'], ['SystemCallArchitectures', 'native'], ['DeviceAllow', '/dev/net/tun rw'],
-    ['DevicePolicy', 'closed'], ['RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6 AF_NETLINK'],
+    ['NoNewPrivileges', 'yes'],
+    ['ProtectSystem', 'strict'],
+    ['ProtectHome', 'yes'],
+    ['PrivateTmp', 'yes'],
+    ['StateDirectory', 'vpnsvc'],
+    ['SystemCallArchitectures', 'native'],
+    ['DeviceAllow', '/dev/net/tun rw'],
+    ['DevicePolicy', 'closed'],
+    ['RestrictAddressFamilies', 'AF_UNIX AF_INET AF_INET6 AF_NETLINK'],
   ];
   for (const [k, v] of expected) assert.deepEqual(values(k), [v], k);
   assert.match(values('ExecStart')[0]!, /^\/usr\/bin\/node \/opt\/vpnsvc\/dist\/src\/server\.js$/);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { EXIT_CODES } from '../../src/cli/main.js';
-import { TOKENS, build } from '../helpers/app.js';
+import { build, TOKENS } from '../helpers/app.js';
 import { cli } from '../helpers/cli.js';
 import { addresses, ip, kernelTestOptions, link } from '../helpers/kernel.js';
 
@@ -28,7 +28,12 @@ describe('a session driven by the CLI', kernelTestOptions(), () => {
     assert.equal(up.code, 0, up.err);
     assert.match(up.out, /^vscli0 \(index \d+\) {2}UP {2}mtu 1400/);
     assert.equal(link('vscli0')?.mtu, 1400);
-    assert.deepEqual(addresses('vscli0').filter((a) => a.family === 'inet').map((a) => [a.local, a.address]), [['10.73.0.1', '10.73.0.2']]);
+    assert.deepEqual(
+      addresses('vscli0')
+        .filter((a) => a.family === 'inet')
+        .map((a) => [a.local, a.address]),
+      [['10.73.0.1', '10.73.0.2']],
+    );
 
     assert.equal((await cli(['set', '--session', 'office', '--non-blocking'], env)).code, 0);
     const session = await cli(['session', '--json'], env);
@@ -36,7 +41,10 @@ describe('a session driven by the CLI', kernelTestOptions(), () => {
 
     const status = await cli(['status'], env);
     assert.equal(status.code, 0, status.err);
-    assert.match(status.out, /vscli0 \(index \d+\) {2}UP {2}mtu 1400 {2}non-blocking {2}session "office"\n {2}address 10\.73\.0\.1 {2}peer 10\.73\.0\.2\n {2}rx \d+ packets/);
+    assert.match(
+      status.out,
+      /vscli0 \(index \d+\) {2}UP {2}mtu 1400 {2}non-blocking {2}session "office"\n {2}address 10\.73\.0\.1 {2}peer 10\.73\.0\.2\n {2}rx \d+ packets/,
+    );
 
     // --watch refreshes until interrupted.
     const ac = new AbortController();
@@ -54,10 +62,17 @@ describe('a session driven by the CLI', kernelTestOptions(), () => {
 
     const events = await cli(['events', '--no-follow', '--types', 'interface,settings,session'], env);
     const lines = events.out.trim().split('\n');
-    assert.deepEqual(lines.map((l) => l.split(/\s+/).slice(2, 4).join(' ')), [
-      'interface.created vscli0', 'interface.updated vscli0', 'settings.applied vscli0',
-      'session.changed vscli0', 'interface.updated vscli0', 'interface.removed vscli0',
-    ]);
+    assert.deepEqual(
+      lines.map((l) => l.split(/\s+/).slice(2, 4).join(' ')),
+      [
+        'interface.created vscli0',
+        'interface.updated vscli0',
+        'settings.applied vscli0',
+        'session.changed vscli0',
+        'interface.updated vscli0',
+        'interface.removed vscli0',
+      ],
+    );
     for (const l of lines) assert.match(l, /\(api, token admin, req [0-9a-f-]{36}\)$/);
   });
 
@@ -104,9 +119,13 @@ test('vpnsvc events follows live, and after its stream is cut resumes without lo
   ac.abort();
   const { code, out, err } = await running;
   assert.equal(code, 0);
-  const seen = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; seq?: number; data?: { session?: string } });
-  assert.deepEqual(seen.filter((e) => e.type === 'session.changed').map((e) => `${e.seq} ${e.data?.session}`), [
-    '1 one', '2 two', '3 three', '4 four', '5 five',
-  ]);
+  const seen = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; seq?: number; data?: { session?: string } });
+  assert.deepEqual(
+    seen.filter((e) => e.type === 'session.changed').map((e) => `${e.seq} ${e.data?.session}`),
+    ['1 one', '2 two', '3 three', '4 four', '5 five'],
+  );
   assert.match(err, /-- disconnected; resuming after seq 2/);
 });

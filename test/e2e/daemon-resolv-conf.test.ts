@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { spawnDaemon, waitReady, type Daemon } from '../helpers/daemon.js';
+import { type Daemon, spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { kernelTestOptions, link } from '../helpers/kernel.js';
 
 // No trailing newline and a non-UTF-8 byte: restored means byte for byte.

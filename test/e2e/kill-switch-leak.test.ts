@@ -12,25 +12,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import { waitReady, type Daemon } from '../helpers/daemon.js';
 import { assertContract } from '../helpers/contract.js';
-import { kernelTestOptions } from '../helpers/kernel.js';
+import { type Daemon, waitReady } from '../helpers/daemon.js';
 import {
   ADDR,
   ALLOW_ORIGINAL,
   ALLOW_VPN,
-  SCRIPTS,
-  VETH,
   createFirewallNet,
+  type FirewallNet,
   probe,
-  run,
   ruleset,
-  specsFor,
+  run,
+  SCRIPTS,
   spawnDaemonIn,
+  specsFor,
   tables,
   tunDestinations,
-  type FirewallNet,
+  VETH,
 } from '../helpers/firewall-net.js';
+import { kernelTestOptions } from '../helpers/kernel.js';
 
 const TUN = 'vsfwtun0';
 const ALLOWED = specsFor(ADDR.allowed4, ADDR.allowed6);
@@ -39,7 +39,10 @@ const VPN_ADDRS = [ADDR.vpnAllowed4, ADDR.vpnBlocked4, ADDR.vpnAllowed6, ADDR.vp
 const BLOCK = { allowVpn: ALLOW_VPN, allowOriginal: ALLOW_ORIGINAL };
 
 function assertVerdicts(res: Record<string, boolean>, pass: string[], drop: string[]): void {
-  const wrong = [...pass.filter((k) => res[k] !== true).map((k) => `${k} dropped`), ...drop.filter((k) => res[k] !== false).map((k) => `${k} got through`)];
+  const wrong = [
+    ...pass.filter((k) => res[k] !== true).map((k) => `${k} dropped`),
+    ...drop.filter((k) => res[k] !== false).map((k) => `${k} got through`),
+  ];
   assert.deepEqual(wrong, [], JSON.stringify(res));
 }
 
@@ -64,7 +67,12 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
     tunFd = init.body.fd;
     assert.equal((await daemon.call('PATCH', `/interfaces/${TUN}`, { localIp: '10.200.0.1', remoteIp: '10.200.0.2' })).status, 200);
     assert.equal((await daemon.call('POST', `/interfaces/${TUN}/apply`)).status, 200);
-    for (const [fam, n] of [['-4', '172.16.0.0/16'], ['-4', '172.17.0.0/16'], ['-6', 'fd00:200::/64'], ['-6', 'fd00:201::/64']]) {
+    for (const [fam, n] of [
+      ['-4', '172.16.0.0/16'],
+      ['-4', '172.17.0.0/16'],
+      ['-6', 'fd00:200::/64'],
+      ['-6', 'fd00:201::/64'],
+    ]) {
       const r = await run(['ip', '-n', net.client, fam!, 'route', 'add', n!, 'dev', TUN]);
       assert.equal(r.code, 0, r.stderr);
     }
@@ -102,7 +110,10 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
 
     assertVerdicts(await probe(net, [...ALLOWED, ...BLOCKED]), ALLOWED, BLOCKED);
     const seen = await tunDestinations(net, daemon.child.pid!, tunFd, VPN_ADDRS);
-    assert.ok(seen.has(ADDR.vpnAllowed4) && seen.has(ADDR.vpnAllowed6), `allowed VPN networks reach the TUN fd (saw ${[...seen].join(' ')})`);
+    assert.ok(
+      seen.has(ADDR.vpnAllowed4) && seen.has(ADDR.vpnAllowed6),
+      `allowed VPN networks reach the TUN fd (saw ${[...seen].join(' ')})`,
+    );
     assert.ok(!seen.has(ADDR.vpnBlocked4) && !seen.has(ADDR.vpnBlocked6), `other VPN destinations do not (saw ${[...seen].join(' ')})`);
     assert.equal(await serviceTables(net), 1);
   });
@@ -120,14 +131,16 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
       const r = await run([...net.inClient, 'nft', ...cmd]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const flows = await Promise.all([ADDR.blocked4, ADDR.blocked6].map(async (addr) => {
-      const child = spawn(net.inClient[0]!, [...net.inClient.slice(1), process.execPath, join(SCRIPTS, 'held-flow.mjs'), addr], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
-      const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-      assert.equal((await lines.next()).value, 'ready', `${addr}: the flow is up before the block`);
-      return { addr, child, lines };
-    }));
+    const flows = await Promise.all(
+      [ADDR.blocked4, ADDR.blocked6].map(async (addr) => {
+        const child = spawn(net.inClient[0]!, [...net.inClient.slice(1), process.execPath, join(SCRIPTS, 'held-flow.mjs'), addr], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+        assert.equal((await lines.next()).value, 'ready', `${addr}: the flow is up before the block`);
+        return { addr, child, lines };
+      }),
+    );
     assert.equal((await daemon.call('PUT', '/firewall', BLOCK)).status, 200);
     for (const { addr, child, lines } of flows) {
       child.stdin!.end('go\n');
@@ -138,11 +151,21 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
 
   test('blocking again replaces the lists: one table, no duplicated rules, the new lists in force', async () => {
     const rulesBefore = (JSON.parse(await ruleset(net)).nftables as object[]).filter((o) => 'rule' in o).length;
-    const swapped = { allowVpn: ALLOW_VPN, allowOriginal: [{ address: '203.0.113.0', prefix: 24 }, { address: '2001:db8:b::', prefix: 48 }] };
+    const swapped = {
+      allowVpn: ALLOW_VPN,
+      allowOriginal: [
+        { address: '203.0.113.0', prefix: 24 },
+        { address: '2001:db8:b::', prefix: 48 },
+      ],
+    };
     const res = await daemon.call('PUT', '/firewall', swapped);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.deepEqual(res.body.allowOriginal, swapped.allowOriginal);
-    assertVerdicts(await probe(net, [...ALLOWED, ...specsFor(ADDR.blocked4, ADDR.blocked6)]), specsFor(ADDR.blocked4, ADDR.blocked6), ALLOWED);
+    assertVerdicts(
+      await probe(net, [...ALLOWED, ...specsFor(ADDR.blocked4, ADDR.blocked6)]),
+      specsFor(ADDR.blocked4, ADDR.blocked6),
+      ALLOWED,
+    );
     for (let i = 0; i < 3; i++) assert.equal((await daemon.call('PUT', '/firewall', BLOCK)).status, 200);
     const rulesAfter = (JSON.parse(await ruleset(net)).nftables as object[]).filter((o) => 'rule' in o).length;
     assert.equal(rulesAfter, rulesBefore);
@@ -152,7 +175,10 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
 
   test('replacing under load: no allowed datagram is refused, no blocked one gets out', async () => {
     const targets = [ADDR.allowed4, ADDR.allowed6, ADDR.blocked4, ADDR.blocked6];
-    const big = { ...BLOCK, allowOriginal: [...ALLOW_ORIGINAL, ...Array.from({ length: 253 }, (_, i) => ({ address: `100.64.${i}.0`, prefix: 24 }))] };
+    const big = {
+      ...BLOCK,
+      allowOriginal: [...ALLOW_ORIGINAL, ...Array.from({ length: 253 }, (_, i) => ({ address: `100.64.${i}.0`, prefix: 24 }))],
+    };
     let done = false;
     const flood = run([...net.inClient, process.execPath, join(SCRIPTS, 'flood.mjs'), '20000', ...targets]).finally(() => (done = true));
     let replaces = 0;

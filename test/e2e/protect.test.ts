@@ -4,17 +4,16 @@
  * client's socket reaches the remote namespace over the veth.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { nativeLibraryPath } from '../../src/system/native.js';
 import { assertContract } from '../helpers/contract.js';
-import { waitReady, type Daemon } from '../helpers/daemon.js';
-import { ADDR, SCRIPTS, VETH, createFirewallNet, run, spawnDaemonIn, type FirewallNet } from '../helpers/firewall-net.js';
+import { type Daemon, waitReady } from '../helpers/daemon.js';
+import { ADDR, createFirewallNet, type FirewallNet, run, SCRIPTS, spawnDaemonIn, VETH } from '../helpers/firewall-net.js';
 import { kernelTestOptions } from '../helpers/kernel.js';
 
 const TUN = 'vsfwtun1';
@@ -100,7 +99,13 @@ describe('POST /protect (vpnsvc_protect)', kernelTestOptions(), () => {
     const cases: Array<[string, object, number, string, RegExp]> = [
       ['no such process', { pid: 4194304, fd: 3, interface: VETH }, 404, 'VPNSVC_ERROR_NO_SUCH_FILE', /ESRCH/],
       ['no such fd', { pid: app.pid, fd: 999, interface: VETH }, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /EBADF/],
-      ['not a socket (a regular file)', { pid: app.pid, fd: app.fileFd, interface: VETH }, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /ENOTSOCK/],
+      [
+        'not a socket (a regular file)',
+        { pid: app.pid, fd: app.fileFd, interface: VETH },
+        400,
+        'VPNSVC_ERROR_INVALID_PARAMETER',
+        /ENOTSOCK/,
+      ],
       ['no such interface', { pid: app.pid, fd: app.fd, interface: 'nosuch0' }, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /ENODEV/],
       ['a bad interface name', { pid: app.pid, fd: app.fd, interface: 'vc0;reboot' }, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /interface/],
       ['pid 0', { pid: 0, fd: app.fd, interface: VETH }, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /pid/],
@@ -126,7 +131,15 @@ describe('POST /protect (vpnsvc_protect)', kernelTestOptions(), () => {
       copyFileSync(nativeLibraryPath(), lib);
       chmodSync(lib, 0o755);
       const code = `import ctypes; print(ctypes.CDLL(${JSON.stringify(lib)}).vs_protect(${app.pid}, ${app.fd}, b"${VETH}"))`;
-      const r = await run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', '-c', code]);
+      const r = await run([
+        'setpriv',
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3',
+        '-c',
+        code,
+      ]);
       assert.equal(r.stdout.trim(), '-1', `EPERM expected: ${r.stdout}${r.stderr}`);
     } finally {
       rmSync(libDir, { recursive: true, force: true });

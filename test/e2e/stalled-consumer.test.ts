@@ -80,7 +80,9 @@ describe('a stalled stream consumer', kernelTestOptions(), () => {
       samples.push(rssMB(pid));
 
       const peak = Math.max(...samples);
-      t.diagnostic(`sent ${sent} datagrams; daemon RSS settled ${settled.toFixed(0)} MB, peak ${peak.toFixed(0)} MB; samples ${samples.map((s) => s.toFixed(0)).join(' ')}`);
+      t.diagnostic(
+        `sent ${sent} datagrams; daemon RSS settled ${settled.toFixed(0)} MB, peak ${peak.toFixed(0)} MB; samples ${samples.map((s) => s.toFixed(0)).join(' ')}`,
+      );
       assert.ok(peak - settled < RSS_GROWTH_LIMIT_MB, `RSS grew ${(peak - settled).toFixed(0)} MB under the flood`);
 
       const iface = await daemon.call('GET', `/interfaces/${IFACE}`);

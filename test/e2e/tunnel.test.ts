@@ -4,16 +4,16 @@
  * TUN at .2 peer .1. Ping goes both ways and a TCP transfer arrives byte-exact, in each framing.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { TOKENS, build, type Built } from '../helpers/app.js';
-import { ip, kernelTestOptions } from '../helpers/kernel.js';
 import { projectRoot } from '../../src/config/project-root.js';
+import { type Built, build, TOKENS } from '../helpers/app.js';
+import { ip, kernelTestOptions } from '../helpers/kernel.js';
 
 const NS_B = `vsdp-e2e-${process.pid}`;
 const VETH_A = 'vsdpe0';
@@ -79,9 +79,20 @@ async function service(t: TestContext): Promise<{ built: Built; port: number }> 
 function bridge(port: number, framing: string) {
   return startInB(
     [
-      '--import', 'tsx', join(projectRoot(), 'src/cli/main.ts'), 'bridge',
-      '--url', `ws://${LINK_A}:${port}/interfaces/${TUN_A}/stream`,
-      '--name', TUN_B, '--local', END_B, '--peer', END_A, '--framing', framing,
+      '--import',
+      'tsx',
+      join(projectRoot(), 'src/cli/main.ts'),
+      'bridge',
+      '--url',
+      `ws://${LINK_A}:${port}/interfaces/${TUN_A}/stream`,
+      '--name',
+      TUN_B,
+      '--local',
+      END_B,
+      '--peer',
+      END_A,
+      '--framing',
+      framing,
     ],
     /bridge: up/,
     { VPNSVC_TOKEN: TOKENS.admin },

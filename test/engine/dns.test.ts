@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TestContext, describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { DnsSettings, MAX_DNS_SERVERS, MAX_SEARCH_DOMAINS, resolverCall } from '../../src/engine/dns.js';
-import { VpnsvcError, type ErrorName } from '../../src/errors/errors.js';
+import { type ErrorName, VpnsvcError } from '../../src/errors/errors.js';
 import { FileBackend } from '../../src/system/resolver/file-backend.js';
 import type { DnsConfig, ResolverBackend, ResolverBackendName } from '../../src/system/resolver/types.js';
-import { USER_RESOLV_CONF, build } from '../helpers/app.js';
+import { build, USER_RESOLV_CONF } from '../helpers/app.js';
 import { kernelTestOptions } from '../helpers/kernel.js';
 
 function fakePrograms(t: TestContext) {
@@ -65,7 +65,10 @@ describe('per-link DNS backends on the engine', kernelTestOptions(), () => {
   });
 
   test('a forced backend whose program is missing stops the start with a clear message', async (t) => {
-    await assert.rejects(build(t, { env: { VPNSVC_DNS_BACKEND: 'resolved', PATH: '/nonexistent' } }), /needs resolvectl, which is not in PATH/);
+    await assert.rejects(
+      build(t, { env: { VPNSVC_DNS_BACKEND: 'resolved', PATH: '/nonexistent' } }),
+      /needs resolvectl, which is not in PATH/,
+    );
   });
 });
 
@@ -125,7 +128,10 @@ describe('DnsSettings', () => {
     assert.equal(await dns.addDomain(IFACE, 'Corp.Example.'), 'corp.example');
     assert.equal(await dns.addDomain(IFACE, '~VPN.Example'), '~vpn.example');
     assert.equal(await dns.addDomain(IFACE, '~.'), '~.');
-    assert.deepEqual(backend.applied.map((a) => a.iface), Array(5).fill(IFACE));
+    assert.deepEqual(
+      backend.applied.map((a) => a.iface),
+      Array(5).fill(IFACE),
+    );
     const expected = { servers: ['fd00:180::53', '10.180.0.53'], domains: ['corp.example', '~vpn.example', '~.'] };
     assert.deepEqual(backend.last, expected);
     const config = dns.config();
@@ -144,14 +150,26 @@ describe('DnsSettings', () => {
     await dns.addServer(IFACE, 'fd00:180::53');
     await dns.addDomain(IFACE, 'corp.example');
     const calls = backend.applied.length;
-    await assert.rejects(dns.addServer(IFACE, 'FD00:180:0::53'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /DNS server fd00:180::53 is already added/));
-    await assert.rejects(dns.addDomain(IFACE, 'CORP.EXAMPLE.'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /search domain corp\.example is already added/));
-    await assert.rejects(dns.removeServer(IFACE, '10.180.0.54'), isError('VPNSVC_ERROR_NO_SUCH_FILE', /DNS server 10\.180\.0\.54 is not added/));
-    await assert.rejects(dns.removeDomain(IFACE, 'other.example'), isError('VPNSVC_ERROR_NO_SUCH_FILE', /search domain other\.example is not added/));
+    await assert.rejects(
+      dns.addServer(IFACE, 'FD00:180:0::53'),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', /DNS server fd00:180::53 is already added/),
+    );
+    await assert.rejects(
+      dns.addDomain(IFACE, 'CORP.EXAMPLE.'),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', /search domain corp\.example is already added/),
+    );
+    await assert.rejects(
+      dns.removeServer(IFACE, '10.180.0.54'),
+      isError('VPNSVC_ERROR_NO_SUCH_FILE', /DNS server 10\.180\.0\.54 is not added/),
+    );
+    await assert.rejects(
+      dns.removeDomain(IFACE, 'other.example'),
+      isError('VPNSVC_ERROR_NO_SUCH_FILE', /search domain other\.example is not added/),
+    );
     for (const bad of ['10.180.0.1 ; reboot', 'fe80::1%eth0', '224.0.0.251', '0.0.0.0', '::', '255.255.255.255', 'dns.example']) {
       await assert.rejects(dns.addServer(IFACE, bad), isError('VPNSVC_ERROR_INVALID_PARAMETER', /address/), bad);
     }
-    for (const bad of ['', 'two words.example', '-x.example', 'a..b', '~', 'x'.repeat(64) + '.example']) {
+    for (const bad of ['', 'two words.example', '-x.example', 'a..b', '~', `${'x'.repeat(64)}.example`]) {
       await assert.rejects(dns.addDomain(IFACE, bad), isError('VPNSVC_ERROR_INVALID_PARAMETER', /not a domain name/), bad);
     }
     assert.equal(backend.applied.length, calls, 'the backend saw none of them');
@@ -164,8 +182,14 @@ describe('DnsSettings', () => {
     for (let i = 1; i <= MAX_DNS_SERVERS; i++) await dns.addServer(IFACE, `10.180.0.${i}`);
     for (let i = 1; i <= MAX_SEARCH_DOMAINS; i++) await dns.addDomain(IFACE, `d${i}.example`);
     const calls = backend.applied.length;
-    await assert.rejects(dns.addServer(IFACE, '10.180.0.200'), isError('VPNSVC_ERROR_INVALID_PARAMETER', new RegExp(`at most ${MAX_DNS_SERVERS} DNS servers`)));
-    await assert.rejects(dns.addDomain(IFACE, 'one-more.example'), isError('VPNSVC_ERROR_INVALID_PARAMETER', new RegExp(`at most ${MAX_SEARCH_DOMAINS} search domains`)));
+    await assert.rejects(
+      dns.addServer(IFACE, '10.180.0.200'),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', new RegExp(`at most ${MAX_DNS_SERVERS} DNS servers`)),
+    );
+    await assert.rejects(
+      dns.addDomain(IFACE, 'one-more.example'),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', new RegExp(`at most ${MAX_SEARCH_DOMAINS} search domains`)),
+    );
     assert.equal(backend.applied.length, calls);
     assert.equal(dns.config().servers.length, MAX_DNS_SERVERS);
     await dns.removeServer(IFACE, '10.180.0.1');
@@ -233,7 +257,10 @@ describe('DnsSettings', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-dnssettings-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const dns = new DnsSettings(new FileBackend(join(dir, 'missing-dir', 'resolv.conf'), join(dir, 'state')));
-    await assert.rejects(resolverCall(dns.backend, () => dns.addServer(IFACE, '10.180.0.53')), isError('VPNSVC_ERROR_IO_ERROR', /^DNS backend "file": /));
+    await assert.rejects(
+      resolverCall(dns.backend, () => dns.addServer(IFACE, '10.180.0.53')),
+      isError('VPNSVC_ERROR_IO_ERROR', /^DNS backend "file": /),
+    );
     assert.deepEqual(dns.config(), { servers: [], domains: [] });
   });
 });

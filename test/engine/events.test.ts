@@ -12,8 +12,8 @@ import { after, describe, test } from 'node:test';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { FRAMING_BATCH } from '../../src/dataplane/framing.js';
-import { EventBus, currentReason, withReason } from '../../src/engine/events.js';
-import { SCHEMA_ID_PREFIX, loadSpec } from '../../src/http/spec.js';
+import { currentReason, EventBus, withReason } from '../../src/engine/events.js';
+import { loadSpec, SCHEMA_ID_PREFIX } from '../../src/http/spec.js';
 import { JOURNAL_FILE } from '../../src/recovery/journal.js';
 import { build } from '../helpers/app.js';
 import { spawnDaemon, waitReady } from '../helpers/daemon.js';
@@ -29,20 +29,34 @@ test('seq increases by one; the history is bounded and resumes from any retained
   for (let i = 1; i <= 6; i++) bus.emit('session.changed', { interface: 'tun0', data: { session: `s${i}` } });
   assert.equal(bus.headSeq, 6);
   assert.equal(bus.oldestSeq, 3);
-  assert.deepEqual(bus.after(4).events.map((e) => e.seq), [5, 6]);
+  assert.deepEqual(
+    bus.after(4).events.map((e) => e.seq),
+    [5, 6],
+  );
   assert.equal(bus.after(4).lost, false);
   assert.deepEqual(bus.after(2, bus.epoch), { lost: false, events: bus.after(2).events });
-  assert.deepEqual(bus.after(2).events.map((e) => e.seq), [3, 4, 5, 6]);
+  assert.deepEqual(
+    bus.after(2).events.map((e) => e.seq),
+    [3, 4, 5, 6],
+  );
   assert.deepEqual(bus.after(6).events, []);
 });
 
 test('a position older than the history, ahead of it, or from another run is lost', () => {
   const bus = new EventBus(4);
   for (let i = 0; i < 6; i++) tick(bus);
-  for (const [since, epoch] of [[1, undefined], [0, undefined], [7, undefined], [5, 'another-run']] as const) {
+  for (const [since, epoch] of [
+    [1, undefined],
+    [0, undefined],
+    [7, undefined],
+    [5, 'another-run'],
+  ] as const) {
     const r = bus.after(since, epoch);
     assert.equal(r.lost, true, `since ${since} epoch ${epoch}`);
-    assert.deepEqual(r.events.map((e) => e.seq), [3, 4, 5, 6]);
+    assert.deepEqual(
+      r.events.map((e) => e.seq),
+      [3, 4, 5, 6],
+    );
   }
 });
 
@@ -137,7 +151,10 @@ describe('the engine', kernelTestOptions(), () => {
     // traffic of the test files running beside this one. The facade runs the nft it finds in PATH.
     const nft = privateNft('ev');
     const path = process.env.PATH ?? '';
-    const realNft = path.split(':').map((d) => join(d, 'nft')).find((f) => existsSync(f));
+    const realNft = path
+      .split(':')
+      .map((d) => join(d, 'nft'))
+      .find((f) => existsSync(f));
     assert.ok(realNft, 'nft is installed');
     const bin = mkdtempSync(join(tmpdir(), 'vpnsvc-ev-bin-'));
     writeFileSync(join(bin, 'nft'), `#!/bin/sh\nexec ip netns exec '${nft.netns}' '${realNft}' "$@"\n`, { mode: 0o755 });
@@ -167,7 +184,11 @@ describe('the engine', kernelTestOptions(), () => {
     await vpnsvc.addSearchDomain('corp.example');
     await vpnsvc.removeSearchDomain('corp.example');
     await vpnsvc.removeDnsServer('10.162.0.53');
-    await vpnsvc.blockNetworks({ allowVpn: [{ address: '10.162.0.0', prefix: 16 }], allowOriginal: [{ address: '10.164.0.0', prefix: 24 }], originalInterface: ORIGINAL });
+    await vpnsvc.blockNetworks({
+      allowVpn: [{ address: '10.162.0.0', prefix: 16 }],
+      allowOriginal: [{ address: '10.164.0.0', prefix: 24 }],
+      originalInterface: ORIGINAL,
+    });
     await vpnsvc.unblockNetworks();
     // A socket of this very process will do.
     const server = createServer();
@@ -184,15 +205,38 @@ describe('the engine', kernelTestOptions(), () => {
 
     const { events } = vpnsvc.events.after(0);
     for (const e of events) assertValid(e, 'Event');
-    assert.deepEqual(events.map((e) => e.type), [
-      'interface.created', 'session.changed', 'interface.updated', 'settings.applied', 'session.changed',
-      'route.added', 'route.added', 'route.removed', 'route.removed',
-      'dns.added', 'dns.domain.added', 'dns.domain.removed', 'dns.removed',
-      'firewall.blocked', 'firewall.unblocked', 'socket.protected', 'stream.attached', 'stream.detached',
-      'interface.removed', 'interface.replaced', 'interface.removed',
-    ]);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      [
+        'interface.created',
+        'session.changed',
+        'interface.updated',
+        'settings.applied',
+        'session.changed',
+        'route.added',
+        'route.added',
+        'route.removed',
+        'route.removed',
+        'dns.added',
+        'dns.domain.added',
+        'dns.domain.removed',
+        'dns.removed',
+        'firewall.blocked',
+        'firewall.unblocked',
+        'socket.protected',
+        'stream.attached',
+        'stream.detached',
+        'interface.removed',
+        'interface.replaced',
+        'interface.removed',
+      ],
+    );
     const seen = new Set<string>(events.map((e) => e.type));
-    assert.deepEqual(EVENT_TYPES.filter((type) => !type.startsWith('daemon.') && !seen.has(type)), [], 'every type the spec lists');
+    assert.deepEqual(
+      EVENT_TYPES.filter((type) => !type.startsWith('daemon.') && !seen.has(type)),
+      [],
+      'every type the spec lists',
+    );
     // The values are the engine's, canonical, not as the caller wrote them.
     assert.deepEqual(events[5]!.data, { count: 1, routes: [{ address: 'fd00:162:0:1::', prefix: 64 }] });
     assert.deepEqual(events[6]!.data, { count: 20, routes: bulk.slice(0, 16), truncated: true });
@@ -205,7 +249,12 @@ test('every daemon event, and every message a follower gets, matches its schema'
   const gone = spawnSync('true').pid;
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-events-'));
   mkdirSync(join(dir, 'state'), { mode: 0o700 });
-  const journal = { pid: gone, startedAt: new Date().toISOString(), epoch: 'a-run-that-crashed', interfaces: [{ name: 'vsevgone0', index: 999_999 }] };
+  const journal = {
+    pid: gone,
+    startedAt: new Date().toISOString(),
+    epoch: 'a-run-that-crashed',
+    interfaces: [{ name: 'vsevgone0', index: 999_999 }],
+  };
   writeFileSync(join(dir, 'state', JOURNAL_FILE), JSON.stringify(journal), { mode: 0o600 });
   const daemon = spawnDaemon({}, dir);
   t.after(() => daemon.stop());
@@ -214,10 +263,16 @@ test('every daemon event, and every message a follower gets, matches its schema'
   const backlog = await daemon.call('GET', '/events?since=0');
   assert.equal(backlog.status, 200);
   for (const e of backlog.body.events) assertValid(e, 'Event');
-  assert.deepEqual(backlog.body.events.map((e: Json) => e.type), ['daemon.started', 'daemon.recovered']);
+  assert.deepEqual(
+    backlog.body.events.map((e: Json) => e.type),
+    ['daemon.started', 'daemon.recovered'],
+  );
   assert.equal(backlog.body.events[1].data.predecessor.pid, gone);
 
-  const f = await wsFollow(`ws+unix://${daemon.socket}:/events?since=0&epoch=00000000-0000-0000-0000-000000000000&countersMs=200`, daemon.token());
+  const f = await wsFollow(
+    `ws+unix://${daemon.socket}:/events?since=0&epoch=00000000-0000-0000-0000-000000000000&countersMs=200`,
+    daemon.token(),
+  );
   await f.until((m) => m.some((e) => e.type === 'counters'));
   daemon.child.kill('SIGTERM');
   assert.equal(await daemon.exited, 0);

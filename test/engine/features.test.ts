@@ -1,10 +1,15 @@
 /** The seed's feature http://tizen.org/feature/network.vpn from hand-made host probes. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { VPN_FEATURE, describeFeatures, featureSupport, missingForVpn } from '../../src/engine/features.js';
+import { describeFeatures, featureSupport, missingForVpn, VPN_FEATURE } from '../../src/engine/features.js';
 import type { HostProbe } from '../../src/system/host.js';
 
-const FULL: HostProbe = { tunDevice: true, tunDeviceError: undefined, netAdmin: true, nft: { available: true, version: 'nftables v1.0.6' } };
+const FULL: HostProbe = {
+  tunDevice: true,
+  tunDeviceError: undefined,
+  netAdmin: true,
+  nft: { available: true, version: 'nftables v1.0.6' },
+};
 
 test('a host with the TUN device and CAP_NET_ADMIN supports the feature', () => {
   assert.deepEqual(missingForVpn(FULL), []);
@@ -42,7 +47,10 @@ test('nft is not part of the VPN feature: its absence is listed, the feature sta
   assert.equal(features.dnsBackend, null);
   assert.deepEqual(features.nft, { available: false });
   assert.equal(features.missing.length, 1);
-  assert.match(features.missing[0] as string, /nft is not installed \(Debian package "nftables"\): the firewall \(block\/unblock\) is unavailable/);
+  assert.match(
+    features.missing[0] as string,
+    /nft is not installed \(Debian package "nftables"\): the firewall \(block\/unblock\) is unavailable/,
+  );
 
   const bare = describeFeatures({ tunDevice: false, tunDeviceError: 'ENODEV', netAdmin: false, nft: { available: false } }, 'resolved');
   assert.equal(bare.supported, false);

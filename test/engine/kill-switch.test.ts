@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { KillSwitch } from '../../src/engine/kill-switch.js';
-import { VpnsvcError, type ErrorName } from '../../src/errors/errors.js';
-import { NftFirewall, type DefaultRoute } from '../../src/system/nft.js';
+import { type ErrorName, VpnsvcError } from '../../src/errors/errors.js';
+import { type DefaultRoute, NftFirewall } from '../../src/system/nft.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
-import { privateNft, type PrivateNft } from '../helpers/private-nft.js';
+import { type PrivateNft, privateNft } from '../helpers/private-nft.js';
 
 /** The VPN interface's name: the kill switch only puts it in rules, so it need not exist. */
 const VPN = 'vsukv0';
@@ -57,7 +57,10 @@ describe('the kill switch on a private namespace', kernelTestOptions(), () => {
     const ks = killSwitch();
     const refusals: Array<[Parameters<KillSwitch['block']>[0], RegExp]> = [
       [{ allowVpn: [{ address: 'not-an-address', prefix: 8 }], allowOriginal: [], originalInterface: ORIGINAL }, /allowVpn\[0\]/],
-      [{ allowVpn: ALLOW_VPN, allowOriginal: [{ address: '10.180.201.0', prefix: 33 }], originalInterface: ORIGINAL }, /allowOriginal\[0\]/],
+      [
+        { allowVpn: ALLOW_VPN, allowOriginal: [{ address: '10.180.201.0', prefix: 33 }], originalInterface: ORIGINAL },
+        /allowOriginal\[0\]/,
+      ],
       [
         {
           allowVpn: Array.from({ length: 256 }, (_, i) => ({ address: `10.180.${i}.0`, prefix: 24 })),
@@ -77,12 +80,25 @@ describe('the kill switch on a private namespace', kernelTestOptions(), () => {
   test('an unknown, invalid or VPN original interface, or none to be found, is refused before nft runs', async () => {
     const request = { allowVpn: ALLOW_VPN, allowOriginal: ALLOW_ORIGINAL };
     const ks = killSwitch();
-    await assert.rejects(ks.block({ ...request, originalInterface: 'vsunone0' }, VPN), isError('VPNSVC_ERROR_INVALID_PARAMETER', /original interface "vsunone0" does not exist/));
-    await assert.rejects(ks.block({ ...request, originalInterface: 'eth*' }, VPN), isError('VPNSVC_ERROR_INVALID_PARAMETER', /"eth\*" is not a valid interface name/));
-    await assert.rejects(ks.block({ ...request, originalInterface: VPN }, VPN), isError('VPNSVC_ERROR_INVALID_PARAMETER', /"vsukv0" is the VPN interface/));
+    await assert.rejects(
+      ks.block({ ...request, originalInterface: 'vsunone0' }, VPN),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', /original interface "vsunone0" does not exist/),
+    );
+    await assert.rejects(
+      ks.block({ ...request, originalInterface: 'eth*' }, VPN),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', /"eth\*" is not a valid interface name/),
+    );
+    await assert.rejects(
+      ks.block({ ...request, originalInterface: VPN }, VPN),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', /"vsukv0" is the VPN interface/),
+    );
     await assert.rejects(ks.block(request, VPN), isError('VPNSVC_ERROR_INVALID_PARAMETER', /no default route outside the VPN interface/));
     const onlyTheVpn = killSwitch(() => [{ family: 4, dev: VPN, metric: 0 }]);
-    await assert.rejects(onlyTheVpn.block(request, VPN), /no default route outside the VPN interface/, "the VPN's own default route does not count");
+    await assert.rejects(
+      onlyTheVpn.block(request, VPN),
+      /no default route outside the VPN interface/,
+      "the VPN's own default route does not count",
+    );
     assert.deepEqual(nft.calls(), [], 'nft never ran');
     assert.deepEqual(nft.tables(), []);
   });
@@ -103,7 +119,17 @@ describe('the kill switch on a private namespace', kernelTestOptions(), () => {
     );
 
     // Host bits are cleared and overlaps folded on the way in.
-    const replaced = await ks.block({ allowVpn: [{ address: '10.180.202.7', prefix: 24 }, { address: '10.180.202.128', prefix: 25 }], allowOriginal: [], originalInterface: ORIGINAL }, VPN);
+    const replaced = await ks.block(
+      {
+        allowVpn: [
+          { address: '10.180.202.7', prefix: 24 },
+          { address: '10.180.202.128', prefix: 25 },
+        ],
+        allowOriginal: [],
+        originalInterface: ORIGINAL,
+      },
+      VPN,
+    );
     assert.deepEqual(replaced.allowVpn, [{ address: '10.180.202.0', prefix: 24 }]);
     assert.deepEqual(replaced.allowOriginal, []);
     assert.deepEqual(nft.tables(), ['inet vpnsvc'], 'one table, replaced in place');

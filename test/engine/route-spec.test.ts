@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
-import { VpnsvcError } from '../../src/errors/errors.js';
 import { parseRoute, routeAddress, routeKey, routeText } from '../../src/engine/route-spec.js';
+import { VpnsvcError } from '../../src/errors/errors.js';
 
 function refusal(address: unknown, prefix: unknown): string {
   try {
@@ -65,7 +65,10 @@ test('the IPv6 parser agrees with ipaddr.js on every spelling of random addresse
       a.parts.map((p) => p.toString(16).padStart(4, '0')).join(':'),
       a.toRFC5952String().toUpperCase(),
       // the last 32 bits in dotted decimal, as RFC 4291 allows
-      `${a.parts.slice(0, 6).map((p) => p.toString(16)).join(':')}:${b.slice(12).join('.')}`,
+      `${a.parts
+        .slice(0, 6)
+        .map((p) => p.toString(16))
+        .join(':')}:${b.slice(12).join('.')}`,
     ];
   };
   fc.assert(

@@ -6,7 +6,11 @@ import { checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4 } from '..
 test('interface names: 1-15 of A-Z a-z 0-9 _ . -, never starting with - or .', () => {
   for (const ok of ['tun0', 'a', 'wg_corp.1', '_x', 'x'.repeat(15), 'vpn-1']) assert.equal(checkInterfaceName(ok), ok);
   for (const bad of ['', '.', '..', '-x', '.x', 'x'.repeat(16), 'tun 0', 'tun/0', 'tun%d', 'tün0', 'a;b']) {
-    assert.throws(() => checkInterfaceName(bad), (e: { kind: string }) => e.kind === 'VPNSVC_ERROR_INVALID_PARAMETER', bad);
+    assert.throws(
+      () => checkInterfaceName(bad),
+      (e: { kind: string }) => e.kind === 'VPNSVC_ERROR_INVALID_PARAMETER',
+      bad,
+    );
   }
 });
 

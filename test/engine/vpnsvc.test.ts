@@ -9,18 +9,18 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileS
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test, type TestContext } from 'node:test';
+import { after, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FRAMING_BATCH } from '../../src/dataplane/framing.js';
-import { withReason, type VpnEvent } from '../../src/engine/events.js';
+import { type VpnEvent, withReason } from '../../src/engine/events.js';
 import { featureSupport } from '../../src/engine/features.js';
 import { KillSwitch } from '../../src/engine/kill-switch.js';
 import { EVENT_ROUTES_MAX, Vpnsvc } from '../../src/engine/vpnsvc.js';
-import { VpnsvcError, type ErrorName } from '../../src/errors/errors.js';
+import { type ErrorName, VpnsvcError } from '../../src/errors/errors.js';
 import { probeHost } from '../../src/system/host.js';
 import { NftFirewall } from '../../src/system/nft.js';
 import { createResolverBackend } from '../../src/system/resolver/detect.js';
-import { USER_RESOLV_CONF, build, silentLog, type Built } from '../helpers/app.js';
+import { type Built, build, silentLog, USER_RESOLV_CONF } from '../helpers/app.js';
 import { PacketSocketStub } from '../helpers/fake-tun.js';
 import { addresses, fdFlags, ip, ipJson, kernelTestOptions, link } from '../helpers/kernel.js';
 import { ipv4Udp, readIpv4Udp, splitBatch } from '../helpers/packets.js';
@@ -56,7 +56,12 @@ function isError(kind: ErrorName, message?: RegExp) {
 
 /** What the facade emitted, without the bookkeeping (seq, epoch, time). */
 function brief(events: VpnEvent[]): Array<Pick<VpnEvent, 'type' | 'interface' | 'data' | 'reason'>> {
-  return events.map(({ type, interface: iface, data, reason }) => ({ type, ...(iface !== undefined && { interface: iface }), data, reason }));
+  return events.map(({ type, interface: iface, data, reason }) => ({
+    type,
+    ...(iface !== undefined && { interface: iface }),
+    data,
+    reason,
+  }));
 }
 
 const DAEMON = { source: 'daemon' } as const;
@@ -118,9 +123,17 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       assert.equal(readlinkSync(`/proc/self/fd/${fd}`), '/dev/net/tun', 'the fd is the TUN, open in this process');
       assert.equal(fdFlags(fd) & O_NONBLOCK, 0, 'blocking by default, as in the seed');
       assert.deepEqual(brief(events), [
-        { type: 'interface.created', interface: 'vsu0', data: { index: kernel.ifindex, requested: 'vsu0' }, reason: { source: 'api', requestId: 'req-1' } },
+        {
+          type: 'interface.created',
+          interface: 'vsu0',
+          data: { index: kernel.ifindex, requested: 'vsu0' },
+          reason: { source: 'api', requestId: 'req-1' },
+        },
       ]);
-      assert.throws(() => vpnsvc.getIfaceIndex('vsu1'), isError('VPNSVC_ERROR_NO_SUCH_FILE', /no VPN interface "vsu1" \(the active one is "vsu0"\)/));
+      assert.throws(
+        () => vpnsvc.getIfaceIndex('vsu1'),
+        isError('VPNSVC_ERROR_NO_SUCH_FILE', /no VPN interface "vsu1" \(the active one is "vsu0"\)/),
+      );
     });
 
     test('a name someone else holds yields another name, read back with getIfaceName', async (t) => {
@@ -157,9 +170,19 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       assert.deepEqual(brief(events), [
         { type: 'interface.created', interface: 'vsu1', data: { index: first.index, requested: 'vsu1' }, reason: DAEMON },
         { type: 'interface.removed', interface: 'vsu1', data: { index: first.index }, reason: DAEMON },
-        { type: 'interface.replaced', interface: 'vsu2', data: { index: second.index, requested: 'vsu2', replaced: 'vsu1' }, reason: DAEMON },
+        {
+          type: 'interface.replaced',
+          interface: 'vsu2',
+          data: { index: second.index, requested: 'vsu2', replaced: 'vsu1' },
+          reason: DAEMON,
+        },
         { type: 'interface.removed', interface: 'vsu2', data: { index: second.index }, reason: DAEMON },
-        { type: 'interface.replaced', interface: 'vsu2', data: { index: again.index, requested: 'vsu2', replaced: 'vsu2' }, reason: DAEMON },
+        {
+          type: 'interface.replaced',
+          interface: 'vsu2',
+          data: { index: again.index, requested: 'vsu2', replaced: 'vsu2' },
+          reason: DAEMON,
+        },
       ]);
     });
 
@@ -168,7 +191,11 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       const active = await vpnsvc.init('vsu0');
       events.length = 0;
       for (const bad of ['', '-vsu0', '.vsu', 'vsu 0', 'vsu/0', 'vsu%d', 'x'.repeat(16)]) {
-        await assert.rejects(vpnsvc.init(bad), isError('VPNSVC_ERROR_INVALID_PARAMETER', /^interface name ".*" is invalid/), JSON.stringify(bad));
+        await assert.rejects(
+          vpnsvc.init(bad),
+          isError('VPNSVC_ERROR_INVALID_PARAMETER', /^interface name ".*" is invalid/),
+          JSON.stringify(bad),
+        );
       }
       assert.equal(link('vsu0')?.ifindex, active.index, 'refused before anything was torn down');
       assert.equal(vpnsvc.activeName(), 'vsu0');
@@ -194,7 +221,11 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       assert.deepEqual(ipJson('route', 'show', '10.180.16.0/24'), []);
       assert.deepEqual(ipJson('-6', 'route', 'show', 'fd00:180:0:16::/64'), []);
       assert.equal(readFileSync(resolvConf, 'utf8'), USER_RESOLV_CONF, 'the user file, byte for byte');
-      assert.deepEqual(brief(events), [{ type: 'interface.removed', interface: 'vsu0', data: { index }, reason: DAEMON }], 'no cleanup failures');
+      assert.deepEqual(
+        brief(events),
+        [{ type: 'interface.removed', interface: 'vsu0', data: { index }, reason: DAEMON }],
+        'no cleanup failures',
+      );
       assert.equal(vpnsvc.activeName(), undefined);
       assert.deepEqual(vpnsvc.dns().servers, []);
 
@@ -213,7 +244,10 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       const vpnsvc = new Vpnsvc({
         support: featureSupport(await probeHost()),
         log: silentLog,
-        resolver: createResolverBackend({ env: { VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: resolvConf }, stateDir: join(dir, 'state') }),
+        resolver: createResolverBackend({
+          env: { VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: resolvConf },
+          stateDir: join(dir, 'state'),
+        }),
         firewall: new KillSwitch(new NftFirewall(nft.program), () => []),
       });
       t.after(async () => {
@@ -228,7 +262,13 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       const { index } = await vpnsvc.init('vsufw0');
       const block = { allowVpn: [{ address: '10.180.200.0', prefix: 24 }], allowOriginal: [], originalInterface: 'lo' };
       const state = await vpnsvc.blockNetworks(block);
-      assert.deepEqual(state, { blocked: true, vpnInterface: 'vsufw0', originalInterface: 'lo', allowVpn: block.allowVpn, allowOriginal: [] });
+      assert.deepEqual(state, {
+        blocked: true,
+        vpnInterface: 'vsufw0',
+        originalInterface: 'lo',
+        allowVpn: block.allowVpn,
+        allowOriginal: [],
+      });
       await vpnsvc.deinit('vsufw0');
       assert.equal(link('vsufw0'), undefined);
       assert.deepEqual(nft.tables(), ['inet vpnsvc'], 'the block outlives the interface');
@@ -270,12 +310,16 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
     assert.equal(addr?.address, PEER, 'the point-to-point peer');
     assert.equal(applied.mtu, 1380);
     assert.equal(applied.up, true);
-    assert.deepEqual(brief(events), [
-      { type: 'interface.updated', interface: 'vsu0', data: { mtu: 1380 }, reason: DAEMON },
-      { type: 'interface.updated', interface: 'vsu0', data: { localIp: LOCAL }, reason: DAEMON },
-      { type: 'interface.updated', interface: 'vsu0', data: { remoteIp: PEER }, reason: DAEMON },
-      { type: 'settings.applied', interface: 'vsu0', data: { localIp: LOCAL, remoteIp: PEER, mtu: 1380 }, reason: DAEMON },
-    ], 'each stored setting is an event, a refused one is not');
+    assert.deepEqual(
+      brief(events),
+      [
+        { type: 'interface.updated', interface: 'vsu0', data: { mtu: 1380 }, reason: DAEMON },
+        { type: 'interface.updated', interface: 'vsu0', data: { localIp: LOCAL }, reason: DAEMON },
+        { type: 'interface.updated', interface: 'vsu0', data: { remoteIp: PEER }, reason: DAEMON },
+        { type: 'settings.applied', interface: 'vsu0', data: { localIp: LOCAL, remoteIp: PEER, mtu: 1380 }, reason: DAEMON },
+      ],
+      'each stored setting is an event, a refused one is not',
+    );
   });
 
   test('update_settings refuses before touching the kernel when an address is missing; multicast is refused when set', async (t) => {
@@ -285,9 +329,15 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
     await assert.rejects(vpnsvc.updateSettings('vsu0'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /"vsu0": localIp and remoteIp not set/));
     vpnsvc.setLocalIpAddress('vsu0', LOCAL);
     await assert.rejects(vpnsvc.updateSettings('vsu0'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /: remoteIp not set/));
-    assert.throws(() => vpnsvc.setRemoteIpAddress('vsu0', '224.0.0.1'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /remote address 224\.0\.0\.1 is a multicast address/));
+    assert.throws(
+      () => vpnsvc.setRemoteIpAddress('vsu0', '224.0.0.1'),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', /remote address 224\.0\.0\.1 is a multicast address/),
+    );
     assert.throws(() => vpnsvc.setLocalIpAddress('vsu0', '255.255.255.255'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /broadcast/));
-    assert.throws(() => vpnsvc.setLocalIpAddress('vsu0', '10.180.0'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /not an IPv4 address in dotted-quad form/));
+    assert.throws(
+      () => vpnsvc.setLocalIpAddress('vsu0', '10.180.0'),
+      isError('VPNSVC_ERROR_INVALID_PARAMETER', /not an IPv4 address in dotted-quad form/),
+    );
     assert.throws(() => vpnsvc.setLocalIpAddress('vsu0', 'fd00:180::1'), isError('VPNSVC_ERROR_INVALID_PARAMETER'));
     assert.deepEqual(vpnsvc.describe('vsu0').staged, { mtu: 1500, localIp: LOCAL, remoteIp: null }, 'refused values are not staged');
     await assert.rejects(vpnsvc.updateSettings('vsu0'), /remoteIp not set/);
@@ -295,7 +345,11 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
     assert.equal(vpnsvc.describe('vsu0').staged.localIp, null, 'null clears');
     assert.deepEqual(addresses('vsu0'), [], 'the kernel was never touched');
     assert.ok(!link('vsu0')?.flags.includes('UP'));
-    assert.deepEqual(brief(events).map((e) => e.data), [{ localIp: LOCAL }, { localIp: null }], 'only what was stored');
+    assert.deepEqual(
+      brief(events).map((e) => e.data),
+      [{ localIp: LOCAL }, { localIp: null }],
+      'only what was stored',
+    );
   });
 
   test('set_blocking toggles O_NONBLOCK on the fd at once', async (t) => {
@@ -364,7 +418,12 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       assert.deepEqual(addresses('vsu0'), []);
       assert.deepEqual(brief(events), [
         { type: 'session.changed', interface: 'vsu0', data: { session: 'office' }, reason: DAEMON },
-        { type: 'interface.updated', interface: 'vsu0', data: { blocking: false, mtu: 1400, localIp: LOCAL, remoteIp: PEER }, reason: DAEMON },
+        {
+          type: 'interface.updated',
+          interface: 'vsu0',
+          data: { blocking: false, mtu: 1400, localIp: LOCAL, remoteIp: PEER },
+          reason: DAEMON,
+        },
       ]);
       events.length = 0;
       await vpnsvc.configure('vsu0', { localIp: null });
@@ -372,23 +431,26 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       assert.deepEqual(brief(events), [{ type: 'interface.updated', interface: 'vsu0', data: { localIp: null }, reason: DAEMON }]);
     });
 
-    test(
-      'an empty address is refused before anything is stored',
-      async (t) => {
-        const { vpnsvc } = await house(t);
-        const { fd } = await vpnsvc.init('vsu0');
-        await assert.rejects(vpnsvc.configure('vsu0', { blocking: false, mtu: 1400, localIp: '' }), isError('VPNSVC_ERROR_INVALID_PARAMETER'));
-        assert.equal(fdFlags(fd) & O_NONBLOCK, 0, 'the fd is still blocking');
-        assert.equal(vpnsvc.describe('vsu0').staged.mtu, 1500);
-      },
-    );
+    test('an empty address is refused before anything is stored', async (t) => {
+      const { vpnsvc } = await house(t);
+      const { fd } = await vpnsvc.init('vsu0');
+      await assert.rejects(
+        vpnsvc.configure('vsu0', { blocking: false, mtu: 1400, localIp: '' }),
+        isError('VPNSVC_ERROR_INVALID_PARAMETER'),
+      );
+      assert.equal(fdFlags(fd) & O_NONBLOCK, 0, 'the fd is still blocking');
+      assert.equal(vpnsvc.describe('vsu0').staged.mtu, 1500);
+    });
   });
 
   describe('vpnsvc_add_route / vpnsvc_remove_route', () => {
     test('routes need the interface up; then they land in the kernel in canonical form, and go', async (t) => {
       const { vpnsvc, events } = await house(t);
       await vpnsvc.init('vsu0');
-      await assert.rejects(vpnsvc.addRoute({ address: '10.180.16.0', prefix: 24 }), isError('VPNSVC_ERROR_INVALID_PARAMETER', /need "vsu0" up: apply its settings first/));
+      await assert.rejects(
+        vpnsvc.addRoute({ address: '10.180.16.0', prefix: 24 }),
+        isError('VPNSVC_ERROR_INVALID_PARAMETER', /need "vsu0" up: apply its settings first/),
+      );
       assert.deepEqual(kernelRoutes('vsu0'), []);
       vpnsvc.setLocalIpAddress('vsu0', LOCAL);
       vpnsvc.setRemoteIpAddress('vsu0', PEER);
@@ -405,16 +467,30 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
         { address: '10.180.16.0', prefix: 24 },
         { address: 'fd00:180:0:7::', prefix: 64 },
       ]);
-      await assert.rejects(vpnsvc.addRoute({ address: '10.180.16.0', prefix: 24 }), isError('VPNSVC_ERROR_INVALID_PARAMETER', /10\.180\.16\.0\/24 is already a route of "vsu0"/));
-      await assert.rejects(vpnsvc.addRoute({ address: '10.180.17.1', prefix: 24 }), isError('VPNSVC_ERROR_INVALID_PARAMETER', /did you mean 10\.180\.17\.0\/24\?/));
+      await assert.rejects(
+        vpnsvc.addRoute({ address: '10.180.16.0', prefix: 24 }),
+        isError('VPNSVC_ERROR_INVALID_PARAMETER', /10\.180\.16\.0\/24 is already a route of "vsu0"/),
+      );
+      await assert.rejects(
+        vpnsvc.addRoute({ address: '10.180.17.1', prefix: 24 }),
+        isError('VPNSVC_ERROR_INVALID_PARAMETER', /did you mean 10\.180\.17\.0\/24\?/),
+      );
 
       await vpnsvc.removeRoute({ address: 'fd00:180:0:7:0::', prefix: 64 });
       assert.deepEqual(kernelRoutes('vsu0'), ['10.180.16.0/24']);
-      await assert.rejects(vpnsvc.removeRoute({ address: 'fd00:180:0:7::', prefix: 64 }), isError('VPNSVC_ERROR_NO_SUCH_FILE', /fd00:180:0:7::\/64 is not a route of "vsu0"/));
+      await assert.rejects(
+        vpnsvc.removeRoute({ address: 'fd00:180:0:7::', prefix: 64 }),
+        isError('VPNSVC_ERROR_NO_SUCH_FILE', /fd00:180:0:7::\/64 is not a route of "vsu0"/),
+      );
       assert.deepEqual(brief(events), [
         { type: 'route.added', interface: 'vsu0', data: { count: 1, routes: [{ address: 'fd00:180:0:7::', prefix: 64 }] }, reason: DAEMON },
         { type: 'route.added', interface: 'vsu0', data: { count: 1, routes: [{ address: '10.180.16.0', prefix: 24 }] }, reason: DAEMON },
-        { type: 'route.removed', interface: 'vsu0', data: { count: 1, routes: [{ address: 'fd00:180:0:7::', prefix: 64 }] }, reason: DAEMON },
+        {
+          type: 'route.removed',
+          interface: 'vsu0',
+          data: { count: 1, routes: [{ address: 'fd00:180:0:7::', prefix: 64 }] },
+          reason: DAEMON,
+        },
       ]);
     });
 
@@ -429,15 +505,30 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
         { address: '10.180.18.0', prefix: 24 },
         { address: 'fd00:180:0:18::', prefix: 64 },
       ];
-      await assert.rejects(vpnsvc.addRoutes([...fresh, { address: '10.180.20.1', prefix: 24 }]), isError('VPNSVC_ERROR_INVALID_PARAMETER', /^routes\[2\] .*did you mean 10\.180\.20\.0\/24\?/));
-      await assert.rejects(vpnsvc.addRoutes([...fresh, { address: '10.180.18.0', prefix: 24 }]), isError('VPNSVC_ERROR_INVALID_PARAMETER', /routes\[2\] 10\.180\.18\.0\/24 repeats routes\[0\]/));
+      await assert.rejects(
+        vpnsvc.addRoutes([...fresh, { address: '10.180.20.1', prefix: 24 }]),
+        isError('VPNSVC_ERROR_INVALID_PARAMETER', /^routes\[2\] .*did you mean 10\.180\.20\.0\/24\?/),
+      );
+      await assert.rejects(
+        vpnsvc.addRoutes([...fresh, { address: '10.180.18.0', prefix: 24 }]),
+        isError('VPNSVC_ERROR_INVALID_PARAMETER', /routes\[2\] 10\.180\.18\.0\/24 repeats routes\[0\]/),
+      );
       // Refused by the kernel half-way: the routes before it are rolled back.
       await assert.rejects(
         vpnsvc.addRoutes([...fresh, { address: '10.180.17.0', prefix: 24 }, { address: '10.180.19.0', prefix: 24 }]),
-        isError('VPNSVC_ERROR_INVALID_PARAMETER', /routes\[2\] 10\.180\.17\.0\/24 is already a route of "vsu0"; no route of this call was changed/),
+        isError(
+          'VPNSVC_ERROR_INVALID_PARAMETER',
+          /routes\[2\] 10\.180\.17\.0\/24 is already a route of "vsu0"; no route of this call was changed/,
+        ),
       );
       assert.deepEqual(kernelRoutes('vsu0'), before);
-      await assert.rejects(vpnsvc.removeRoutes([{ address: '10.180.17.0', prefix: 24 }, { address: '10.180.21.0', prefix: 24 }]), isError('VPNSVC_ERROR_NO_SUCH_FILE', /routes\[1\] 10\.180\.21\.0\/24 is not a route/));
+      await assert.rejects(
+        vpnsvc.removeRoutes([
+          { address: '10.180.17.0', prefix: 24 },
+          { address: '10.180.21.0', prefix: 24 },
+        ]),
+        isError('VPNSVC_ERROR_NO_SUCH_FILE', /routes\[1\] 10\.180\.21\.0\/24 is not a route/),
+      );
       assert.deepEqual(kernelRoutes('vsu0'), before, 'the present one was not removed either');
       assert.equal(events.length, 0, 'no event for a refused call');
 
@@ -471,11 +562,18 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       assert.deepEqual(view, { backend: 'file', resolvConf, interface: 'vsu0', servers: ['fd00:180::53'], domains: [] });
       await vpnsvc.addDnsServer('10.180.0.53', 'vsu0');
       const written = readFileSync(resolvConf, 'utf8');
-      assert.match(written, /^# vpnsvc begin[^\n]*\nnameserver fd00:180::53\nnameserver 10\.180\.0\.53\n/, 'the VPN servers first, in order');
+      assert.match(
+        written,
+        /^# vpnsvc begin[^\n]*\nnameserver fd00:180::53\nnameserver 10\.180\.0\.53\n/,
+        'the VPN servers first, in order',
+      );
       assert.ok(written.includes(USER_RESOLV_CONF), "the user's lines follow");
       await assert.rejects(vpnsvc.addDnsServer('fd00:180:0::53'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /already added/));
       await assert.rejects(vpnsvc.removeDnsServer('10.180.0.54'), isError('VPNSVC_ERROR_NO_SUCH_FILE', /is not added/));
-      await assert.rejects(vpnsvc.addDnsServer('10.180.0.53\nnameserver 1.1.1.1'), isError('VPNSVC_ERROR_INVALID_PARAMETER', /not an IPv4 or IPv6 address/));
+      await assert.rejects(
+        vpnsvc.addDnsServer('10.180.0.53\nnameserver 1.1.1.1'),
+        isError('VPNSVC_ERROR_INVALID_PARAMETER', /not an IPv4 or IPv6 address/),
+      );
       assert.equal(readFileSync(resolvConf, 'utf8'), written, 'refused calls leave the file as it was');
 
       await vpnsvc.removeDnsServer('fd00:180::53');
@@ -498,9 +596,17 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
     const { index, fd } = await vpnsvc.init('vsu0');
     events.length = 0;
     ip('link', 'delete', 'vsu0');
-    assert.throws(() => vpnsvc.getIfaceIndex('vsu0'), isError('VPNSVC_ERROR_NO_SUCH_FILE', /VPN interface "vsu0" was removed outside vpnsvc; its handle is closed/));
+    assert.throws(
+      () => vpnsvc.getIfaceIndex('vsu0'),
+      isError('VPNSVC_ERROR_NO_SUCH_FILE', /VPN interface "vsu0" was removed outside vpnsvc; its handle is closed/),
+    );
     assert.deepEqual(brief(events), [
-      { type: 'interface.removed', interface: 'vsu0', data: { index }, reason: { source: 'kernel', detail: 'the device vanished from the kernel' } },
+      {
+        type: 'interface.removed',
+        interface: 'vsu0',
+        data: { index },
+        reason: { source: 'kernel', detail: 'the device vanished from the kernel' },
+      },
     ]);
     assert.equal(vpnsvc.activeName(), undefined);
     assert.throws(() => vpnsvc.getIfaceFd('vsu0'), isError('VPNSVC_ERROR_NO_SUCH_FILE', /none is active/));
@@ -566,7 +672,11 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       const tx = createSocket('udp4');
       t.after(() => tx.close());
       await new Promise<void>((r, j) => tx.send(Buffer.from('to the stream'), 4343, PEER, (e) => (e ? j(e) : r())));
-      const got = () => socket.sent.flatMap(splitBatch).map(readIpv4Udp).find((u) => u?.dport === 4343);
+      const got = () =>
+        socket.sent
+          .flatMap(splitBatch)
+          .map(readIpv4Udp)
+          .find((u) => u?.dport === 4343);
       for (let i = 0; i < 200 && !got(); i++) await sleep(10);
       assert.equal(got()?.payload.toString(), 'to the stream');
 

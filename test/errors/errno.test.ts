@@ -6,9 +6,21 @@ import { errnoError, errnoName } from '../../src/errors/errors.js';
 
 test('the named errnos have their Linux values', () => {
   const linux = {
-    EPERM: 1, ESRCH: 3, EBADF: 9, EACCES: 13, EBUSY: 16, EEXIST: 17, ENODEV: 19, EINVAL: 22,
-    EBADFD: 77, ERESTART: 85, ENOTSOCK: 88, EADDRNOTAVAIL: 99, ENETDOWN: 100,
+    EPERM: 1,
+    ESRCH: 3,
+    EBADF: 9,
+    EACCES: 13,
+    EBUSY: 16,
+    EEXIST: 17,
+    ENODEV: 19,
+    EINVAL: 22,
+    EBADFD: 77,
+    ERESTART: 85,
+    ENOTSOCK: 88,
+    EADDRNOTAVAIL: 99,
+    ENETDOWN: 100,
   };
+  // biome-ignore lint/performance/noDynamicNamespaceImportAccess: the test walks the module's table
   for (const [name, value] of Object.entries(linux)) assert.equal(errno[name as keyof typeof linux], value, name);
 });
 

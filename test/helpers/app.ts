@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import supertest from 'supertest';
-import { composeDaemon, type ComposeOptions } from '../../src/daemon/compose.js';
+import { type ComposeOptions, composeDaemon } from '../../src/daemon/compose.js';
 import type { Vpnsvc } from '../../src/engine/vpnsvc.js';
-import { TokenStore, hashToken, type Privilege } from '../../src/tokens/token-store.js';
+import { hashToken, type Privilege, TokenStore } from '../../src/tokens/token-store.js';
 
 export const TOKENS = {
   admin: 'test-admin-token',

@@ -8,13 +8,24 @@ export interface CliResult {
   err: string;
 }
 
-export async function cli(args: string[], env: NodeJS.ProcessEnv, signal = new AbortController().signal, stdin = Buffer.alloc(0)): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  signal = new AbortController().signal,
+  stdin = Buffer.alloc(0),
+): Promise<CliResult> {
   let out = '';
   let err = '';
   const io: Io = {
-    out: (t) => void (out += `${t}\n`),
-    err: (t) => void (err += `${t}\n`),
-    write: (b) => void (out += b.toString('latin1')),
+    out: (t) => {
+      out += `${t}\n`;
+    },
+    err: (t) => {
+      err += `${t}\n`;
+    },
+    write: (b) => {
+      out += b.toString('latin1');
+    },
     stdin: async () => stdin,
     isTTY: false,
   };

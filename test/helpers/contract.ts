@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
-import { SCHEMA_ID_PREFIX, loadSpec } from '../../src/http/spec.js';
+import { loadSpec, SCHEMA_ID_PREFIX } from '../../src/http/spec.js';
 
 const spec = loadSpec();
 const ajv = new Ajv.default({ strict: false, allErrors: true });
@@ -28,7 +28,10 @@ export function assertContract(operationId: string, res: { status: number; body:
   assert.notEqual(schema, null, `${operationId} answered ${res.status}, which openapi.yaml does not document`);
   if (!schema) return;
   const validate = ajv.compile(schema);
-  assert.ok(validate(res.body), `${operationId} ${res.status} body does not match openapi.yaml: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body)}`);
+  assert.ok(
+    validate(res.body),
+    `${operationId} ${res.status} body does not match openapi.yaml: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body)}`,
+  );
 }
 
 /** The one error body: exactly {error, code, message}, with the given status and seed name. */

@@ -1,5 +1,5 @@
 /** Starts the real daemon (src/server.ts) as a child process on a unix socket in a temp dir. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';

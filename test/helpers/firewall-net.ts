@@ -4,7 +4,7 @@
  * the veth holding addresses inside and outside the allow lists. Both are made for one test
  * file with unique names and removed by destroy(), also when setup fails.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../src/config/project-root.js';
-import { spawnDaemon, type Daemon } from './daemon.js';
+import { type Daemon, spawnDaemon } from './daemon.js';
 
 const execFileAsync = promisify(execFile);
 export const SCRIPTS = join(projectRoot(), 'test/helpers/fw');
@@ -119,7 +119,8 @@ export async function createFirewallNet(tag: string): Promise<FirewallNet> {
     await firstLine(server);
     // settle: neighbour resolution done before probes with short timeouts
     for (let i = 0; ; i++) {
-      const ok = (await run([...net.inClient, 'ping', '-c1', '-W1', ADDR.peer4])).code === 0 &&
+      const ok =
+        (await run([...net.inClient, 'ping', '-c1', '-W1', ADDR.peer4])).code === 0 &&
         (await run([...net.inClient, 'ping', '-c1', '-W1', ADDR.peer6])).code === 0;
       if (ok) break;
       if (i >= 30) throw new Error('the test network did not settle');
@@ -163,9 +164,13 @@ export const specsFor = (...addrs: string[]): string[] => PROTOCOLS.flatMap((p) 
  * fd; returns the destinations that reached the fd.
  */
 export async function tunDestinations(net: FirewallNet, daemonPid: number, tunFd: number, addrs: string[]): Promise<Set<string>> {
-  const reader = spawn(net.inClient[0]!, [...net.inClient.slice(1), 'python3', join(SCRIPTS, 'tun-reader.py'), String(daemonPid), String(tunFd), '5'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const reader = spawn(
+    net.inClient[0]!,
+    [...net.inClient.slice(1), 'python3', join(SCRIPTS, 'tun-reader.py'), String(daemonPid), String(tunFd), '5'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const lines: string[] = [];
   const rl = createInterface({ input: reader.stdout! });
   rl.on('line', (l) => lines.push(l));
@@ -173,7 +178,10 @@ export async function tunDestinations(net: FirewallNet, daemonPid: number, tunFd
   const deadline = Date.now() + 5000;
   while (lines.length === 0 && Date.now() < deadline) await sleep(20);
   if (lines[0] !== 'ready') throw new Error(`TUN reader: ${lines[0] ?? 'no answer'}`);
-  await probe(net, addrs.flatMap((a) => [`udp:${a}`, `tcp:${a}`]));
+  await probe(
+    net,
+    addrs.flatMap((a) => [`udp:${a}`, `tcp:${a}`]),
+  );
   await sleep(100);
   reader.stdin!.end();
   await exited;

@@ -1,5 +1,5 @@
 /** Event followers for tests: a WebSocket client that collects messages, and an SSE reader. */
-import { type IncomingHttpHeaders, get as httpGet } from 'node:http';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
 
 export interface Msg {
@@ -29,7 +29,9 @@ export async function wsFollow(url: string, token: string, opts: WebSocket.Clien
     messages.push(JSON.parse(String(d)) as Msg);
     wake?.();
   });
-  const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code, reason) => r({ code, reason: String(reason) })));
+  const closed = new Promise<{ code: number; reason: string }>((r) =>
+    ws.once('close', (code, reason) => r({ code, reason: String(reason) })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);

@@ -36,7 +36,7 @@ export interface UdpView {
 
 /** The UDP datagram inside an IPv4 packet, or undefined for anything else. */
 export function readIpv4Udp(pkt: Buffer): UdpView | undefined {
-  if (pkt.length < 28 || pkt[0] >> 4 !== 4 || pkt[9] !== 17) return undefined;
+  if (pkt.length < 28 || (pkt[0] as number) >> 4 !== 4 || pkt[9] !== 17) return undefined;
   const ihl = ((pkt[0] as number) & 0x0f) * 4;
   const ip = (o: number) => [...pkt.subarray(o, o + 4)].join('.');
   return { src: ip(12), dst: ip(16), dport: pkt.readUInt16BE(ihl + 2), payload: pkt.subarray(ihl + 8, pkt.readUInt16BE(2)) };

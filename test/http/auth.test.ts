@@ -1,7 +1,7 @@
 /** The seed's privileges over bearer tokens. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { TOKENS, build } from '../helpers/app.js';
+import { build, TOKENS } from '../helpers/app.js';
 import { assertContract } from '../helpers/contract.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
 
@@ -48,10 +48,7 @@ describe('credentials', () => {
 
   test('init without the internet privilege is 403 and creates nothing', async (t) => {
     const { request } = await build(t);
-    const res = await request
-      .post('/interfaces')
-      .set('authorization', `Bearer ${TOKENS.vpnservice}`)
-      .send({ name: 'vsauth0' });
+    const res = await request.post('/interfaces').set('authorization', `Bearer ${TOKENS.vpnservice}`).send({ name: 'vsauth0' });
     assert.equal(res.status, 403);
     assert.equal(res.body.error, 'VPNSVC_ERROR_PERMISSION_DENIED');
     assert.match(res.body.message, /lacks the privilege http:\/\/tizen\.org\/privilege\/internet/);

@@ -3,10 +3,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { build, type Built } from '../helpers/app.js';
+import { type Built, build } from '../helpers/app.js';
 import { assertContract, assertError } from '../helpers/contract.js';
 import { addresses, ip, kernelTestOptions, link } from '../helpers/kernel.js';
-
 
 describe('bad input to POST /interfaces', () => {
   const names: Array<[string, unknown]> = [

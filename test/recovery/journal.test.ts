@@ -52,7 +52,11 @@ test('a journal that does not parse still says the predecessor died', (t) => {
 });
 
 test('only a link with the recorded name, index and TUN type is removed', async () => {
-  const links = new Map([['vs0', { index: 10, tun: true }], ['vs1', { index: 99, tun: true }], ['vs2', { index: 12, tun: false }]]);
+  const links = new Map([
+    ['vs0', { index: 10, tun: true }],
+    ['vs1', { index: 99, tun: true }],
+    ['vs2', { index: 12, tun: false }],
+  ]);
   const removed: string[] = [];
   const probe: LinkProbe = {
     index: (name) => links.get(name)?.index,
@@ -60,8 +64,15 @@ test('only a link with the recorded name, index and TUN type is removed', async 
     remove: async (name) => void removed.push(name),
   };
   const previous = {
-    pid: 1, startedAt: '', epoch: '',
-    interfaces: [{ name: 'vs0', index: 10 }, { name: 'vs1', index: 11 }, { name: 'vs2', index: 12 }, { name: 'vs3', index: 13 }],
+    pid: 1,
+    startedAt: '',
+    epoch: '',
+    interfaces: [
+      { name: 'vs0', index: 10 },
+      { name: 'vs1', index: 11 },
+      { name: 'vs2', index: 12 },
+      { name: 'vs3', index: 13 },
+    ],
   };
   const report = await staleTunReconciler(probe).run(previous);
   assert.deepEqual(removed, ['vs0']);

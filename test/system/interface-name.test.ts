@@ -1,9 +1,9 @@
 /** The interface-name rule, and the two messages that refuse a name with it. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { VpnsvcError } from '../../src/errors/errors.js';
 import * as validate from '../../src/engine/validate.js';
-import { IFNAME_MAX, IFNAME_PATTERN, checkInterfaceName, isInterfaceName } from '../../src/system/interface-name.js';
+import { VpnsvcError } from '../../src/errors/errors.js';
+import { checkInterfaceName, IFNAME_MAX, IFNAME_PATTERN, isInterfaceName } from '../../src/system/interface-name.js';
 import { checkFirewallInterface } from '../../src/system/nft-ruleset.js';
 
 const GOOD = ['tun0', 'a', '_x', 'wg_corp.1', 'vpn-1', 'x'.repeat(IFNAME_MAX)];

@@ -4,29 +4,48 @@ import { test } from 'node:test';
 import { VpnsvcError } from '../../src/errors/errors.js';
 import { canonicalPrefix, minimalCover, rangeToPrefixes } from '../../src/system/ip-prefix.js';
 import { originalInterfaceFromRoutes } from '../../src/system/nft.js';
-import { MAX_ALLOW_ENTRIES, buildBlockBatch, buildUnblockBatch, parseTable } from '../../src/system/nft-ruleset.js';
+import { buildBlockBatch, buildUnblockBatch, MAX_ALLOW_ENTRIES, parseTable } from '../../src/system/nft-ruleset.js';
 
 const SPEC = {
   vpnInterface: 'tun0',
   originalInterface: 'eth0',
   allowVpn: [{ address: '0.0.0.0', prefix: 0 }],
-  allowOriginal: [{ address: '192.0.2.7', prefix: 24 }, { address: '2001:DB8::1', prefix: 64 }],
+  allowOriginal: [
+    { address: '192.0.2.7', prefix: 24 },
+    { address: '2001:DB8::1', prefix: 64 },
+  ],
 };
 
 function refused(fn: () => unknown, message: RegExp): void {
-  assert.throws(fn, (err: unknown) => err instanceof VpnsvcError && err.kind === 'VPNSVC_ERROR_INVALID_PARAMETER' && message.test(err.message));
+  assert.throws(
+    fn,
+    (err: unknown) => err instanceof VpnsvcError && err.kind === 'VPNSVC_ERROR_INVALID_PARAMETER' && message.test(err.message),
+  );
 }
 
 test('host bits are cleared, IPv6 is written as nft prints it, contained entries fold', () => {
-  assert.deepEqual(canonicalPrefix({ address: '10.1.2.3', prefix: 8 }), { family: 4, address: '10.0.0.0', prefix: 8, bytes: [10, 0, 0, 0] });
+  assert.deepEqual(canonicalPrefix({ address: '10.1.2.3', prefix: 8 }), {
+    family: 4,
+    address: '10.0.0.0',
+    prefix: 8,
+    bytes: [10, 0, 0, 0],
+  });
   assert.equal(canonicalPrefix({ address: '2001:DB8:0:0:1::1', prefix: 64 }).address, '2001:db8::');
   assert.equal(canonicalPrefix({ address: '::ffff:10.0.0.1', prefix: 128 }).address, '::ffff:a00:1');
-  const folded = minimalCover(['10.0.0.0/8', '10.1.0.0/16', '10.0.0.0/8', '11.0.0.0/8'].map((c) => {
-    const [address, prefix] = c.split('/');
-    return canonicalPrefix({ address: address!, prefix: Number(prefix) });
-  }));
-  assert.deepEqual(folded.map((p) => `${p.address}/${p.prefix}`), ['10.0.0.0/8', '11.0.0.0/8']);
-  assert.deepEqual(rangeToPrefixes('10.0.0.0', '10.0.2.255'), [{ address: '10.0.0.0', prefix: 23 }, { address: '10.0.2.0', prefix: 24 }]);
+  const folded = minimalCover(
+    ['10.0.0.0/8', '10.1.0.0/16', '10.0.0.0/8', '11.0.0.0/8'].map((c) => {
+      const [address, prefix] = c.split('/');
+      return canonicalPrefix({ address: address!, prefix: Number(prefix) });
+    }),
+  );
+  assert.deepEqual(
+    folded.map((p) => `${p.address}/${p.prefix}`),
+    ['10.0.0.0/8', '11.0.0.0/8'],
+  );
+  assert.deepEqual(rangeToPrefixes('10.0.0.0', '10.0.2.255'), [
+    { address: '10.0.0.0', prefix: 23 },
+    { address: '10.0.2.0', prefix: 24 },
+  ]);
 });
 
 test('bad entries and names are refused before any JSON is built', () => {
@@ -48,12 +67,17 @@ test('one batch: the table is kept, rules and sets are flushed and refilled; nam
   assert.equal(verbs.filter((v) => v === 'flush').length, 6, 'four sets and two chains');
   const text = JSON.stringify(batch);
   assert.ok(text.includes('"right":"eth0"') && text.includes('"right":"tun0"'));
-  const elements = batch.filter((c) => 'add' in c && 'element' in (c.add as object)).map((c) => (c.add as { element: { name: string; elem: unknown[] } }).element);
-  assert.deepEqual(elements.map((e) => [e.name, e.elem]), [
-    ['vpn_v4', [{ prefix: { addr: '0.0.0.0', len: 0 } }]],
-    ['orig_v4', [{ prefix: { addr: '192.0.2.0', len: 24 } }]],
-    ['orig_v6', [{ prefix: { addr: '2001:db8::', len: 64 } }]],
-  ]);
+  const elements = batch
+    .filter((c) => 'add' in c && 'element' in (c.add as object))
+    .map((c) => (c.add as { element: { name: string; elem: unknown[] } }).element);
+  assert.deepEqual(
+    elements.map((e) => [e.name, e.elem]),
+    [
+      ['vpn_v4', [{ prefix: { addr: '0.0.0.0', len: 0 } }]],
+      ['orig_v4', [{ prefix: { addr: '192.0.2.0', len: 24 } }]],
+      ['orig_v6', [{ prefix: { addr: '2001:db8::', len: 64 } }]],
+    ],
+  );
   assert.deepEqual(buildUnblockBatch().nftables.slice(1), [
     { add: { table: { family: 'inet', name: 'vpnsvc' } } },
     { delete: { table: { family: 'inet', name: 'vpnsvc' } } },
@@ -65,18 +89,36 @@ test('the kernel listing parses back: prefixes, single addresses, ranges, interf
     nftables: [
       { metainfo: { json_schema_version: 1 } },
       { table: { family: 'inet', name: 'vpnsvc', handle: 1 } },
-      { set: { family: 'inet', table: 'vpnsvc', name: 'vpn_v4', type: 'ipv4_addr', elem: [{ prefix: { addr: '10.0.0.0', len: 8 } }, '192.0.2.1'] } },
-      { set: { family: 'inet', table: 'vpnsvc', name: 'orig_v6', type: 'ipv6_addr', elem: [{ range: ['2001:db8::', '2001:db8::1:ffff'] }] } },
+      {
+        set: {
+          family: 'inet',
+          table: 'vpnsvc',
+          name: 'vpn_v4',
+          type: 'ipv4_addr',
+          elem: [{ prefix: { addr: '10.0.0.0', len: 8 } }, '192.0.2.1'],
+        },
+      },
+      {
+        set: { family: 'inet', table: 'vpnsvc', name: 'orig_v6', type: 'ipv6_addr', elem: [{ range: ['2001:db8::', '2001:db8::1:ffff'] }] },
+      },
       { set: { family: 'inet', table: 'vpnsvc', name: 'orig_v4', type: 'ipv4_addr' } },
       {
         rule: {
-          family: 'inet', table: 'vpnsvc', chain: 'output', handle: 5, comment: 'vpnsvc:allow-vpn',
+          family: 'inet',
+          table: 'vpnsvc',
+          chain: 'output',
+          handle: 5,
+          comment: 'vpnsvc:allow-vpn',
           expr: [{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'tun0' } }, { accept: null }],
         },
       },
       {
         rule: {
-          family: 'inet', table: 'vpnsvc', chain: 'output', handle: 7, comment: 'vpnsvc:allow-original',
+          family: 'inet',
+          table: 'vpnsvc',
+          chain: 'output',
+          handle: 7,
+          comment: 'vpnsvc:allow-original',
           expr: [{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'eth0' } }, { accept: null }],
         },
       },
@@ -86,7 +128,10 @@ test('the kernel listing parses back: prefixes, single addresses, ranges, interf
     blocked: true,
     vpnInterface: 'tun0',
     originalInterface: 'eth0',
-    allowVpn: [{ address: '10.0.0.0', prefix: 8 }, { address: '192.0.2.1', prefix: 32 }],
+    allowVpn: [
+      { address: '10.0.0.0', prefix: 8 },
+      { address: '192.0.2.1', prefix: 32 },
+    ],
     allowOriginal: [{ address: '2001:db8::', prefix: 111 }],
   });
   assert.equal(parseTable(null).blocked, false);
@@ -100,6 +145,12 @@ test('the original interface: the best default route that is not the VPN, IPv4 f
     { family: 4 as const, dev: 'eth0', metric: 100 },
   ];
   assert.equal(originalInterfaceFromRoutes('tun0', routes), 'eth0');
-  assert.equal(originalInterfaceFromRoutes('tun0', routes.filter((r) => r.family === 6)), 'wlan0');
+  assert.equal(
+    originalInterfaceFromRoutes(
+      'tun0',
+      routes.filter((r) => r.family === 6),
+    ),
+    'wlan0',
+  );
   assert.equal(originalInterfaceFromRoutes('tun0', [{ family: 4, dev: 'tun0', metric: 0 }]), undefined);
 });

@@ -2,7 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
 
-export function dnsHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'getDns' | 'addDnsServer' | 'removeDnsServer' | 'addSearchDomain' | 'removeSearchDomain'> {
+export function dnsHandlers({
+  vpnsvc,
+}: FastifyInstance): Pick<Handlers, 'getDns' | 'addDnsServer' | 'removeDnsServer' | 'addSearchDomain' | 'removeSearchDomain'> {
   return {
     getDns: () => vpnsvc.dns(),
     addDnsServer: async (request, reply) => reply.code(201).send(await vpnsvc.addDnsServer(request.body.server)),

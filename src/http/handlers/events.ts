@@ -16,7 +16,10 @@ type EventsQuery = RouteOf<'followEvents'>['Querystring'];
 type Message = VpnEvent | { type: string; seq: number; epoch: string; [k: string]: unknown };
 
 function typeFilter(types: string | undefined): (e: Message) => boolean {
-  const wanted = (types ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const wanted = (types ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   if (wanted.length === 0) return () => true;
   return (e) => wanted.some((w) => e.type === w || e.type.startsWith(`${w}.`));
 }
@@ -33,7 +36,14 @@ function opening(bus: EventBus, q: EventsQuery, wanted: (e: Message) => boolean)
   if (q.since === undefined) return [hello];
   const r = bus.after(q.since, q.epoch);
   const lost: Message[] = r.lost
-    ? [{ type: 'events.lost', seq: bus.headSeq, epoch: bus.epoch, data: { since: q.since, sinceEpoch: q.epoch ?? bus.epoch, oldestSeq: bus.oldestSeq } }]
+    ? [
+        {
+          type: 'events.lost',
+          seq: bus.headSeq,
+          epoch: bus.epoch,
+          data: { since: q.since, sinceEpoch: q.epoch ?? bus.epoch, oldestSeq: bus.oldestSeq },
+        },
+      ]
     : [];
   return [hello, ...lost, ...r.events.filter(wanted)];
 }
@@ -153,7 +163,10 @@ export function eventHandlers(app: FastifyInstance): Pick<Handlers, 'followEvent
     followEvents: withWebSocket(eventsHttp(app), { beforeUpgrade: async () => undefined, handler: eventsWebSocket(app) }),
     getMetrics: async (_request, reply) => {
       const { registry } = app.metrics;
-      return reply.type(registry.contentType).code(200).send(await registry.metrics());
+      return reply
+        .type(registry.contentType)
+        .code(200)
+        .send(await registry.metrics());
     },
   };
 }

@@ -2,7 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
 
-export function firewallHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'getFirewall' | 'blockNetworks' | 'unblockNetworks' | 'protectSocket'> {
+export function firewallHandlers({
+  vpnsvc,
+}: FastifyInstance): Pick<Handlers, 'getFirewall' | 'blockNetworks' | 'unblockNetworks' | 'protectSocket'> {
   return {
     getFirewall: () => vpnsvc.firewallState(),
     blockNetworks: (request) => vpnsvc.blockNetworks(request.body),

@@ -2,7 +2,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
 
-type InterfaceOperations = 'createInterface' | 'listInterfaces' | 'getInterface' | 'updateInterface' | 'deleteInterface' | 'applyInterfaceSettings';
+type InterfaceOperations =
+  | 'createInterface'
+  | 'listInterfaces'
+  | 'getInterface'
+  | 'updateInterface'
+  | 'deleteInterface'
+  | 'applyInterfaceSettings';
 
 export function interfaceHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, InterfaceOperations> {
   return {

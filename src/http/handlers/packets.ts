@@ -4,10 +4,10 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { FRAMINGS, FRAMING_BATCH, FRAMING_PACKET, MAX_PACKET, selectFraming, type Framing } from '../../dataplane/framing.js';
+import { FRAMING_BATCH, FRAMING_PACKET, FRAMINGS, type Framing, MAX_PACKET, selectFraming } from '../../dataplane/framing.js';
 import type { PacketSocket } from '../../dataplane/packet-channel.js';
-import type { Vpnsvc } from '../../engine/vpnsvc.js';
-import { VpnsvcError, invalidParameter } from '../../errors/errors.js';
+import type { StreamLease, Vpnsvc } from '../../engine/vpnsvc.js';
+import { invalidParameter, VpnsvcError } from '../../errors/errors.js';
 import type { Handlers, OperationRequest } from '../context.js';
 import { withWebSocket } from '../websocket-route.js';
 
@@ -47,7 +47,7 @@ function packetSocket(ws: WebSocket, request: FastifyRequest): PacketSocket {
 function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: OperationRequest<'openPacketStream'>): void {
   const { name } = request.params;
   const framing: Framing = ws.protocol === FRAMING_BATCH ? FRAMING_BATCH : FRAMING_PACKET;
-  let lease;
+  let lease: StreamLease;
   try {
     lease = vpnsvc.openStream(name, packetSocket(ws, request), framing, (why) => ws.close(1001, why));
   } catch (err) {

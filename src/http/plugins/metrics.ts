@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Interface } from '../../contract/api-types.js';
 
 /** Seconds: an API call is a netlink round trip, an nft transaction, or a resolver write. */
@@ -46,7 +46,10 @@ export function createMetrics(sources: MetricsSources): Metrics {
 
   for (const [field, [name, help]] of Object.entries(KERNEL_COUNTERS)) {
     new Counter({
-      name, help, labelNames: ['interface'] as const, registers: [registry],
+      name,
+      help,
+      labelNames: ['interface'] as const,
+      registers: [registry],
       collect() {
         this.reset();
         for (const i of interfaces()) this.inc({ interface: i.name }, Number((i.counters as Record<string, number>)[field] ?? 0));
@@ -58,7 +61,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
   new Counter({
     name: 'vpnsvc_stream_dropped_packets_total',
     help: 'Packets dropped by the packet stream (slow consumer, bad frames, ...), by reason',
-    labelNames: ['interface', 'reason'] as const, registers: [registry],
+    labelNames: ['interface', 'reason'] as const,
+    registers: [registry],
     collect() {
       this.reset();
       for (const i of interfaces()) {
@@ -78,15 +82,21 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers: [registry],
   });
   const eventsEmitted = new Counter({
-    name: 'vpnsvc_events_total', help: 'State-change events emitted, by type',
-    labelNames: ['type'] as const, registers: [registry],
+    name: 'vpnsvc_events_total',
+    help: 'State-change events emitted, by type',
+    labelNames: ['type'] as const,
+    registers: [registry],
   });
   const followersDropped = new Counter({
-    name: 'vpnsvc_event_followers_dropped_total', help: 'Event followers disconnected for falling too far behind',
-    labelNames: ['transport'] as const, registers: [registry],
+    name: 'vpnsvc_event_followers_dropped_total',
+    help: 'Event followers disconnected for falling too far behind',
+    labelNames: ['transport'] as const,
+    registers: [registry],
   });
   new Gauge({
-    name: 'vpnsvc_event_followers', help: 'Connected event followers (WebSocket and SSE)', registers: [registry],
+    name: 'vpnsvc_event_followers',
+    help: 'Connected event followers (WebSocket and SSE)',
+    registers: [registry],
     collect() {
       this.set(sources.eventFollowers());
     },

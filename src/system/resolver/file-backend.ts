@@ -88,13 +88,7 @@ export function renderResolvConf(user: string, config: DnsConfig): string {
   if (search.length === 0) return head + user;
   const merged = [...new Set([...search, ...userSearchDomains(user)])];
   const eolAdded = user !== '' && !user.endsWith('\n');
-  return (
-    head +
-    user +
-    (eolAdded ? '\n' + TAIL_BEGIN_EOL_ADDED : TAIL_BEGIN) +
-    `search ${merged.join(' ')}\n` +
-    BLOCK_END
-  );
+  return `${head + user + (eolAdded ? `\n${TAIL_BEGIN_EOL_ADDED}` : TAIL_BEGIN)}search ${merged.join(' ')}\n${BLOCK_END}`;
 }
 
 function serializeBackup(backup: Backup): Buffer {
@@ -187,7 +181,7 @@ export class FileBackend implements ResolverBackend {
   }
 
   private snapshot(): Original {
-    let st;
+    let st: ReturnType<FsOps['lstatSync']>;
     try {
       st = this.fs.lstatSync(this.path);
     } catch (err) {

@@ -17,7 +17,10 @@ export interface LinkRecord {
 export class LinkRecordStore {
   private readonly path: string;
 
-  constructor(private readonly stateDir: string, private readonly fs: FsOps = realFs) {
+  constructor(
+    private readonly stateDir: string,
+    private readonly fs: FsOps = realFs,
+  ) {
     this.path = join(stateDir, RECORD_FILE);
   }
 

@@ -4,8 +4,8 @@
  * Routing-only domains ("~…") mean nothing to resolvconf and are left out.
  */
 import { type FsOps, readIfPresent, realFs } from '../atomic-file.js';
-import { LinkRecordStore } from './link-record.js';
 import { type RunProgram, runProgram } from '../process.js';
+import type { LinkRecordStore } from './link-record.js';
 import type { DnsConfig, ResolverBackend } from './types.js';
 
 export const INTERFACE_ORDER_FILE = '/etc/resolvconf/interface-order';
@@ -22,9 +22,7 @@ export function recordPrefix(interfaceOrder: string | undefined): string {
 
 export function renderRecord(config: DnsConfig): string {
   const search = config.domains.filter((d) => !d.startsWith('~'));
-  return (
-    config.servers.map((s) => `nameserver ${s}\n`).join('') + (search.length ? `search ${search.join(' ')}\n` : '')
-  );
+  return config.servers.map((s) => `nameserver ${s}\n`).join('') + (search.length ? `search ${search.join(' ')}\n` : '');
 }
 
 export class ResolvconfBackend implements ResolverBackend {

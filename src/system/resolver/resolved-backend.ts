@@ -3,8 +3,9 @@
  * edited and resolved forgets it all when the link goes away. Routing domains ("~." for a full
  * tunnel, "~corp.example" for split DNS) are passed as they are.
  */
-import { LinkRecordStore } from './link-record.js';
+
 import { type RunOptions, type RunProgram, runProgram } from '../process.js';
+import type { LinkRecordStore } from './link-record.js';
 import type { DnsConfig, ResolverBackend } from './types.js';
 
 /** Debian 12 and later ship resolvectl with resolved itself. */

@@ -5,17 +5,19 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { USER_RESOLV_CONF, build, buildWithInterface, type Built } from '../../helpers/app.js';
+import { type Built, build, buildWithInterface, USER_RESOLV_CONF } from '../../helpers/app.js';
 import { assertContract, assertError } from '../../helpers/contract.js';
 import { ip, kernelTestOptions, link } from '../../helpers/kernel.js';
-
 
 const IFACE = 'vsdns0';
 
 const upInterface = (t: Parameters<typeof build>[0]): Promise<Built> => buildWithInterface(t, IFACE, '10.98.0.1', '10.98.0.2');
 
-
-const nameservers = (text: string) => text.split('\n').filter((l) => l.startsWith('nameserver ')).map((l) => l.slice(11));
+const nameservers = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('nameserver '))
+    .map((l) => l.slice(11));
 
 describe('DNS with the file backend', kernelTestOptions(), () => {
   after(() => {
@@ -70,10 +72,17 @@ describe('DNS with the file backend', kernelTestOptions(), () => {
     const { admin, resolvConf } = await upInterface(t);
     const servers = Array.from({ length: 12 }, (_, i) => `10.8.${i}.53`);
     const results = await Promise.all(servers.map((server) => admin.post('/dns').send({ server })));
-    assert.deepEqual(results.map((r) => r.status), servers.map(() => 201));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      servers.map(() => 201),
+    );
     const listed = (await admin.get('/dns').expect(200)).body.servers as string[];
     assert.deepEqual([...listed].sort(), [...servers].sort());
-    assert.deepEqual(nameservers(readFileSync(resolvConf, 'utf8')), [...listed, '192.168.1.1'], 'the file says the same, in the same order');
+    assert.deepEqual(
+      nameservers(readFileSync(resolvConf, 'utf8')),
+      [...listed, '192.168.1.1'],
+      'the file says the same, in the same order',
+    );
     await Promise.all(servers.map((server) => admin.delete(`/dns/${server}`).expect(204)));
     assert.equal(readFileSync(resolvConf, 'utf8'), USER_RESOLV_CONF);
   });
@@ -128,14 +137,22 @@ describe('DNS with the file backend', kernelTestOptions(), () => {
       await admin.post('/dns').send({ server: '10.8.0.53' }).expect(201);
       const written = readFileSync(resolvConf, 'utf8');
       assertError(await admin.post('/dns').send({ server: '10.8.0.53' }), 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /already added/);
-      assertError(await admin.post('/dns').send({ server: 'fd00:0::53' }).then(() => admin.post('/dns').send({ server: 'FD00::53' })), 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /fd00::53 is already added/);
+      assertError(
+        await admin
+          .post('/dns')
+          .send({ server: 'fd00:0::53' })
+          .then(() => admin.post('/dns').send({ server: 'FD00::53' })),
+        400,
+        'VPNSVC_ERROR_INVALID_PARAMETER',
+        /fd00::53 is already added/,
+      );
       await admin.delete('/dns/fd00::53').expect(204);
       const absent = await admin.delete('/dns/10.9.9.9');
       assertError(absent, 404, 'VPNSVC_ERROR_NO_SUCH_FILE', /10\.9\.9\.9 is not added/);
       assertContract('removeDnsServer', absent);
       assertError(await admin.delete('/dns/not-an-address'), 400, 'VPNSVC_ERROR_INVALID_PARAMETER');
       assertError(await admin.delete('/dns/domains/corp.example'), 404, 'VPNSVC_ERROR_NO_SUCH_FILE', /not added/);
-      for (const domain of ['bad domain', 'a..b', '-x.example', 'x;reboot', '~', '', 'a'.repeat(64) + '.example']) {
+      for (const domain of ['bad domain', 'a..b', '-x.example', 'x;reboot', '~', '', `${'a'.repeat(64)}.example`]) {
         const res = await admin.post('/dns/domains').send({ domain });
         assertError(res, 400, 'VPNSVC_ERROR_INVALID_PARAMETER');
         assertContract('addSearchDomain', res);

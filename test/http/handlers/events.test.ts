@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { TOKENS, build } from '../../helpers/app.js';
+import { build, TOKENS } from '../../helpers/app.js';
 import { assertContract } from '../../helpers/contract.js';
 import { sseEvents, sseFollow, wsFollow } from '../../helpers/follower.js';
 import { ip, kernelTestOptions, link } from '../../helpers/kernel.js';
@@ -34,23 +34,30 @@ describe('events of the interface lifecycle', kernelTestOptions(), () => {
     await admin.post('/interfaces').send({ name: 'vsev1' }).expect(201);
     await admin.delete('/interfaces/vsev1').expect(204);
     const msgs = await f.until((m) => m.filter((e) => e.type === 'interface.removed').length === 2);
-    assert.deepEqual(msgs.map((e) => `${e.type} ${e.interface ?? ''}`.trim()), [
-      'hello',
-      'interface.created vsev0',
-      'interface.updated vsev0',
-      'settings.applied vsev0',
-      'session.changed vsev0',
-      'interface.removed vsev0',
-      'interface.replaced vsev1',
-      'interface.removed vsev1',
-    ]);
+    assert.deepEqual(
+      msgs.map((e) => `${e.type} ${e.interface ?? ''}`.trim()),
+      [
+        'hello',
+        'interface.created vsev0',
+        'interface.updated vsev0',
+        'settings.applied vsev0',
+        'session.changed vsev0',
+        'interface.removed vsev0',
+        'interface.replaced vsev1',
+        'interface.removed vsev1',
+      ],
+    );
     const created = msgs[1]!;
     assert.deepEqual(created.reason, { source: 'api', token: 'admin', requestId: 'cli-42' });
     assert.equal(typeof created.data?.index, 'number', 'the kernel index is in the event');
     assert.deepEqual(msgs[3]!.data, { localIp: '10.71.0.1', remoteIp: '10.71.0.2', mtu: 1400 });
     assert.equal(msgs[6]!.data?.replaced, 'vsev0');
     const seqs = msgs.slice(1).map((e) => e.seq);
-    assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i), 'consecutive sequence numbers');
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => seqs[0]! + i),
+      'consecutive sequence numbers',
+    );
     for (const e of msgs.slice(1)) assert.equal(typeof e.reason?.requestId, 'string');
   });
 
@@ -69,15 +76,24 @@ describe('events of the interface lifecycle', kernelTestOptions(), () => {
     const again = await wsFollow(`${ws}/events?since=${created!.seq}&epoch=${created!.epoch}`, TOKENS.admin);
     t.after(() => again.close());
     const msgs = await again.until((m) => m.length >= 4);
-    assert.deepEqual(msgs.map((e) => e.type), ['hello', 'interface.updated', 'settings.applied', 'interface.removed']);
-    assert.deepEqual(msgs.slice(1).map((e) => e.seq), [created!.seq + 1, created!.seq + 2, created!.seq + 3]);
+    assert.deepEqual(
+      msgs.map((e) => e.type),
+      ['hello', 'interface.updated', 'settings.applied', 'interface.removed'],
+    );
+    assert.deepEqual(
+      msgs.slice(1).map((e) => e.seq),
+      [created!.seq + 1, created!.seq + 2, created!.seq + 3],
+    );
 
     // A position from another daemon run: told so, then the whole retained history.
     const other = await wsFollow(`${ws}/events?since=3&epoch=00000000-0000-0000-0000-000000000000`, TOKENS.admin);
     t.after(() => other.close());
     const lost = await other.until((m) => m.length >= 6);
     assert.equal(lost[1]!.type, 'events.lost');
-    assert.deepEqual(lost.slice(2).map((e) => e.type), ['interface.created', 'interface.updated', 'settings.applied', 'interface.removed']);
+    assert.deepEqual(
+      lost.slice(2).map((e) => e.type),
+      ['interface.created', 'interface.updated', 'settings.applied', 'interface.removed'],
+    );
   });
 });
 
@@ -93,8 +109,11 @@ describe('events forms and limits', () => {
     assert.equal(sse.status, 200);
     assert.equal(sse.headers['content-type'], 'text/event-stream; charset=utf-8');
     let text = await sse.until((s) => s.includes(`id: ${epoch}:5\n`));
-    assert.deepEqual(sseEvents(text).map((e) => e.seq), [5, 4, 5]);
-    assert.match(text, new RegExp(`^event: hello\\n`));
+    assert.deepEqual(
+      sseEvents(text).map((e) => e.seq),
+      [5, 4, 5],
+    );
+    assert.match(text, /^event: hello\n/);
     assert.match(text, new RegExp(`id: ${epoch}:4\\nevent: session.changed\\ndata: `));
     vpnsvc.events.emit('firewall.unblocked', { data: {} });
     text = await sse.until((s) => s.includes('firewall.unblocked'));
@@ -105,7 +124,10 @@ describe('events forms and limits', () => {
     assert.equal(backlog.status, 200);
     assertContract('followEvents', backlog);
     assert.equal(backlog.body.lost, false);
-    assert.deepEqual(backlog.body.events.map((e: { seq: number }) => e.seq), [3, 4, 5, 6]);
+    assert.deepEqual(
+      backlog.body.events.map((e: { seq: number }) => e.seq),
+      [3, 4, 5, 6],
+    );
     const none = await request.get('/events?types=interface').set(auth);
     assert.deepEqual(none.body.events, []);
     void app;
@@ -153,7 +175,9 @@ describe('events forms and limits', () => {
     (f.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     const closed = await f.closed;
     assert.equal(closed.code, 1013);
-    t.diagnostic(`cut off after ${sent} events of 4 KB (${((sent * 4) / 1024).toFixed(1)} MiB offered); rss grew ${grewMiB.toFixed(1)} MiB`);
+    t.diagnostic(
+      `cut off after ${sent} events of 4 KB (${((sent * 4) / 1024).toFixed(1)} MiB offered); rss grew ${grewMiB.toFixed(1)} MiB`,
+    );
     assert.ok(sent < 50_000, 'the follower was cut off');
     const metrics = await request.get('/metrics').set(auth);
     assert.match(metrics.text, /vpnsvc_event_followers_dropped_total\{transport="websocket"\} 1/);
@@ -194,12 +218,15 @@ describe('events of the other domains', kernelTestOptions(), () => {
     await admin.post('/routes').send({ address: '10.200.0.0', prefix: 16 }).expect(400);
     const msgs = await f.until((m) => m.filter((e) => e.type === 'route.added').length === 3);
     const events = msgs.filter((e) => e.type !== 'hello');
-    assert.deepEqual(events.map((e) => e.type), ['route.added', 'route.added', 'route.removed', 'dns.added', 'dns.removed', 'route.added']);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['route.added', 'route.added', 'route.removed', 'dns.added', 'dns.removed', 'route.added'],
+    );
     assert.deepEqual(events[0]!.data, { count: 1, routes: [{ address: 'fd00:0:0:7::', prefix: 64 }] }, 'canonical, not as sent');
     assert.deepEqual(events[0]!.reason, { source: 'api', token: 'admin', requestId: 'route-1' });
     assert.equal(events[0]!.interface, 'vsev2');
     assert.equal(events[1]!.data?.count, 20);
-    assert.equal((events[1]!.data?.routes as unknown[]).length, 16, 'a batch is summarized');
+    assert.equal((events[1]!.data as { routes: unknown[] }).routes.length, 16, 'a batch is summarized');
     assert.equal(events[1]!.data?.truncated, true);
     assert.deepEqual(events[3]!.data, { server: 'fd00::53', servers: ['fd00::53'], domains: [] });
     assert.deepEqual(events[4]!.data, { server: 'fd00::53', servers: [], domains: [] });

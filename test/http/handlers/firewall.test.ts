@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { TOKENS, build } from '../../helpers/app.js';
+import { after, describe, test } from 'node:test';
+import { build, TOKENS } from '../../helpers/app.js';
 import { assertContract } from '../../helpers/contract.js';
 import { spawnDaemon, waitReady } from '../../helpers/daemon.js';
 import { ip, kernelTestOptions, link } from '../../helpers/kernel.js';
@@ -24,7 +24,9 @@ async function buildWithoutDefaultRoute(t: TestContext) {
 }
 
 function serviceTableExists(): boolean {
-  const out = JSON.parse(execFileSync('nft', ['-j', 'list', 'tables'], { encoding: 'utf8' })) as { nftables: Array<{ table?: { name: string } }> };
+  const out = JSON.parse(execFileSync('nft', ['-j', 'list', 'tables'], { encoding: 'utf8' })) as {
+    nftables: Array<{ table?: { name: string } }>;
+  };
   return out.nftables.some((o) => o.table?.name === 'vpnsvc');
 }
 
@@ -82,9 +84,16 @@ describe('/firewall in the test namespace', kernelTestOptions(), () => {
       const features = await daemon.call('GET', '/features');
       assertContract('getFeatures', features);
       assert.equal(features.body.nft.available, false);
-      assert.ok(features.body.missing.some((m: string) => /nftables/.test(m)), JSON.stringify(features.body.missing));
+      assert.ok(
+        features.body.missing.some((m: string) => /nftables/.test(m)),
+        JSON.stringify(features.body.missing),
+      );
       assert.equal((await daemon.call('POST', '/interfaces', { name: 'vsfwh0' })).status, 201);
-      for (const [method, body] of [['GET', undefined], ['PUT', BLOCK], ['DELETE', undefined]] as const) {
+      for (const [method, body] of [
+        ['GET', undefined],
+        ['PUT', BLOCK],
+        ['DELETE', undefined],
+      ] as const) {
         const res = await daemon.call(method, '/firewall', body);
         assert.equal(res.status, 501, `${method}: ${JSON.stringify(res.body)}`);
         assert.equal(res.body.error, 'VPNSVC_ERROR_NOT_SUPPORTED');

@@ -79,7 +79,10 @@ describe('interfaces on the kernel', kernelTestOptions(), () => {
     assert.ok(link('vsi1'));
     const list = await admin.get('/interfaces').expect(200);
     assertContract('listInterfaces', list);
-    assert.deepEqual(list.body.map((i: { name: string }) => i.name), ['vsi1']);
+    assert.deepEqual(
+      list.body.map((i: { name: string }) => i.name),
+      ['vsi1'],
+    );
     // The same name again replaces it in place rather than picking another name.
     const again = await admin.post('/interfaces').send({ name: 'vsi1' }).expect(201);
     assert.equal(again.body.name, 'vsi1');
@@ -135,7 +138,7 @@ describe('interfaces on the kernel', kernelTestOptions(), () => {
     assert.equal(now.body.session, 'VPN_Session');
   });
 
-  test('an interface deleted behind the daemon\'s back answers 404 and frees the handle', async (t) => {
+  test("an interface deleted behind the daemon's back answers 404 and frees the handle", async (t) => {
     const { admin } = await build(t);
     await admin.post('/interfaces').send({ name: 'vsi0' }).expect(201);
     ip('link', 'delete', 'vsi0');

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { build, buildWithInterface, type Built } from '../../helpers/app.js';
+import { type Built, build, buildWithInterface } from '../../helpers/app.js';
 import { assertContract, assertError } from '../../helpers/contract.js';
 import { ip, ipJson, kernelTestOptions, link } from '../../helpers/kernel.js';
 
@@ -24,9 +24,7 @@ function kernelRoutes(dev = IFACE): string[] {
   return [...v4.map((r) => (r.dst === 'default' ? '0.0.0.0/0' : r.dst)), ...v6.map((r) => (r.dst === 'default' ? '::/0' : r.dst))];
 }
 
-
 const upInterface = (t: Parameters<typeof build>[0]): Promise<Built> => buildWithInterface(t, IFACE, '10.99.0.1', '10.99.0.2');
-
 
 describe('routes on the kernel', kernelTestOptions(), () => {
   after(() => {
@@ -86,8 +84,19 @@ describe('routes on the kernel', kernelTestOptions(), () => {
     const [via] = ipJson<Array<{ dev: string }>>('-6', 'route', 'get', '2001:db8::1');
     assert.equal(via?.dev, IFACE, 'IPv6 goes into the tunnel');
     const v4default = await admin.post('/routes').send({ address: '0.0.0.0', prefix: 0 });
-    assertError(v4default, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /0\.0\.0\.0\/0: the main table already has a route for this prefix that vpnsvc did not add.*EEXIST/);
-    await admin.post('/routes').send([{ address: '0.0.0.0', prefix: 1 }, { address: '128.0.0.0', prefix: 1 }]).expect(201);
+    assertError(
+      v4default,
+      400,
+      'VPNSVC_ERROR_INVALID_PARAMETER',
+      /0\.0\.0\.0\/0: the main table already has a route for this prefix that vpnsvc did not add.*EEXIST/,
+    );
+    await admin
+      .post('/routes')
+      .send([
+        { address: '0.0.0.0', prefix: 1 },
+        { address: '128.0.0.0', prefix: 1 },
+      ])
+      .expect(201);
     assert.equal(ipJson<Array<{ dev: string }>>('route', 'get', '192.0.2.1')[0]?.dev, IFACE, 'IPv4 goes into the tunnel');
     await admin.delete('/routes/::/0').expect(204);
     assert.equal(ipJson<Array<{ dev: string }>>('-6', 'route', 'show', 'default')[0]?.dev, 'vsrtother', "the LAN's default route stays");
@@ -125,8 +134,17 @@ describe('routes on the kernel', kernelTestOptions(), () => {
 
   test('a bulk remove with one absent route removes nothing (404 names it)', async (t) => {
     const { admin } = await upInterface(t);
-    await admin.post('/routes').send([{ address: '10.50.0.0', prefix: 16 }, { address: 'fd50::', prefix: 48 }]).expect(201);
-    const res = await admin.delete('/routes').send([{ address: '10.50.0.0', prefix: 16 }, { address: '10.51.0.0', prefix: 16 }]);
+    await admin
+      .post('/routes')
+      .send([
+        { address: '10.50.0.0', prefix: 16 },
+        { address: 'fd50::', prefix: 48 },
+      ])
+      .expect(201);
+    const res = await admin.delete('/routes').send([
+      { address: '10.50.0.0', prefix: 16 },
+      { address: '10.51.0.0', prefix: 16 },
+    ]);
     assertError(res, 404, 'VPNSVC_ERROR_NO_SUCH_FILE', /routes\[1\] 10\.51\.0\.0\/16 is not a route of "vsrt0".*ESRCH/);
     assertContract('removeRoutes', res);
     assert.deepEqual(kernelRoutes().sort(), ['10.50.0.0/16', 'fd50::/48']);
@@ -135,8 +153,16 @@ describe('routes on the kernel', kernelTestOptions(), () => {
   test('the same route twice is 400: on a second call (EEXIST) and inside one array (nothing added)', async (t) => {
     const { admin } = await upInterface(t);
     await admin.post('/routes').send({ address: '10.60.0.0', prefix: 16 }).expect(201);
-    assertError(await admin.post('/routes').send({ address: '10.60.0.0', prefix: 16 }), 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /already a route.*EEXIST/);
-    const twice = await admin.post('/routes').send([{ address: '10.61.0.0', prefix: 16 }, { address: '10.61.0.0', prefix: 16 }]);
+    assertError(
+      await admin.post('/routes').send({ address: '10.60.0.0', prefix: 16 }),
+      400,
+      'VPNSVC_ERROR_INVALID_PARAMETER',
+      /already a route.*EEXIST/,
+    );
+    const twice = await admin.post('/routes').send([
+      { address: '10.61.0.0', prefix: 16 },
+      { address: '10.61.0.0', prefix: 16 },
+    ]);
     assertError(twice, 400, 'VPNSVC_ERROR_INVALID_PARAMETER', /routes\[1\] 10\.61\.0\.0\/16 repeats routes\[0\]/);
     assert.deepEqual(kernelRoutes(), ['10.60.0.0/16']);
   });
@@ -152,7 +178,12 @@ describe('routes on the kernel', kernelTestOptions(), () => {
 
   test('routes before apply are refused with 400 (not deferred); without an interface 404', async (t) => {
     const { admin } = await build(t);
-    assertError(await admin.post('/routes').send({ address: '10.80.0.0', prefix: 16 }), 404, 'VPNSVC_ERROR_NO_SUCH_FILE', /no VPN interface is active/);
+    assertError(
+      await admin.post('/routes').send({ address: '10.80.0.0', prefix: 16 }),
+      404,
+      'VPNSVC_ERROR_NO_SUCH_FILE',
+      /no VPN interface is active/,
+    );
     assertError(await admin.get('/routes'), 404, 'VPNSVC_ERROR_NO_SUCH_FILE');
     await admin.post('/interfaces').send({ name: IFACE }).expect(201);
     const res = await admin.post('/routes').send({ address: '10.80.0.0', prefix: 16 });
@@ -164,11 +195,20 @@ describe('routes on the kernel', kernelTestOptions(), () => {
 
   test('deinit takes the routes away with the interface', async (t) => {
     const { admin } = await upInterface(t);
-    await admin.post('/routes').send([{ address: '10.90.0.0', prefix: 16 }, { address: 'fd90::', prefix: 64 }]).expect(201);
+    await admin
+      .post('/routes')
+      .send([
+        { address: '10.90.0.0', prefix: 16 },
+        { address: 'fd90::', prefix: 64 },
+      ])
+      .expect(201);
     await admin.delete(`/interfaces/${IFACE}`).expect(204);
     // Only these two: other test files may hold routes of their own in the shared namespace.
     const left = [...ipJson<IpRoute[]>('route', 'show', 'proto', '86'), ...ipJson<IpRoute[]>('-6', 'route', 'show', 'proto', '86')];
-    assert.deepEqual(left.filter((r) => r.dst === '10.90.0.0/16' || r.dst === 'fd90::/64'), []);
+    assert.deepEqual(
+      left.filter((r) => r.dst === '10.90.0.0/16' || r.dst === 'fd90::/64'),
+      [],
+    );
   });
 
   describe('bad input is a documented 400/404, never a 500, and the kernel is untouched', () => {
@@ -194,9 +234,30 @@ describe('routes on the kernel', kernelTestOptions(), () => {
       ['an unknown field', { address: '10.0.0.0', prefix: 8, metric: 5 }, 400, /unknown field "metric"/],
       ['a missing prefix', { address: '10.0.0.0' }, 400, /prefix/],
       ['an empty array', [], 400, /fewer than 1|must NOT have fewer/],
-      ['a bad entry in an array', [{ address: '10.0.0.0', prefix: 8 }, { address: '10.1.2.3', prefix: 8 }], 400, /routes\[1\] 10\.1\.2\.3\/8 has host bits set/],
-      ['an out-of-schema entry in an array', [{ address: '10.0.0.0', prefix: 8 }, { address: '10.0.0.0', prefix: 200 }], 400, /body\.1\.prefix must be <= 128/],
-      ['an array of 20,001 routes', Array.from({ length: 20_001 }, () => ({ address: '10.0.0.0', prefix: 8 })), 400, /more than 20000 items/],
+      [
+        'a bad entry in an array',
+        [
+          { address: '10.0.0.0', prefix: 8 },
+          { address: '10.1.2.3', prefix: 8 },
+        ],
+        400,
+        /routes\[1\] 10\.1\.2\.3\/8 has host bits set/,
+      ],
+      [
+        'an out-of-schema entry in an array',
+        [
+          { address: '10.0.0.0', prefix: 8 },
+          { address: '10.0.0.0', prefix: 200 },
+        ],
+        400,
+        /body\.1\.prefix must be <= 128/,
+      ],
+      [
+        'an array of 20,001 routes',
+        Array.from({ length: 20_001 }, () => ({ address: '10.0.0.0', prefix: 8 })),
+        400,
+        /more than 20000 items/,
+      ],
       ['a text body', 'nonsense', 400, /Unsupported Media Type/],
     ];
     for (const [what, body, status, message] of cases) {

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { after, describe, test, type TestContext } from 'node:test';
+import { after, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { TOKENS, build, type Built } from '../../helpers/app.js';
+import { type Built, build, TOKENS } from '../../helpers/app.js';
 import { assertContract } from '../../helpers/contract.js';
 import { ip, ipJson, kernelTestOptions, link } from '../../helpers/kernel.js';
 import { batch, ipv4Udp, readIpv4Udp, splitBatch } from '../../helpers/packets.js';
@@ -82,7 +82,11 @@ function connect(port: number, protocols: string[] = []): Promise<WebSocket> {
 }
 
 /** The HTTP status and body a refused upgrade got. */
-function refusedUpgrade(port: number, protocols: string[] = [], path = `/interfaces/${IFACE}/stream`): Promise<{ status: number; body: any }> {
+function refusedUpgrade(
+  port: number,
+  protocols: string[] = [],
+  path = `/interfaces/${IFACE}/stream`,
+): Promise<{ status: number; body: any }> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, { headers: AUTH });
   return new Promise((resolve, reject) => {
     ws.once('open', () => reject(new Error('the upgrade was accepted')));
@@ -109,7 +113,7 @@ describe('packets on the kernel', kernelTestOptions(), () => {
     const built = await tunnel(t);
     const payload = Buffer.from('read me through vpnsvc_read');
     await sendToPeer(payload, 4242);
-    let udp;
+    let udp: ReturnType<typeof readIpv4Udp>;
     for (let i = 0; i < 5 && !udp; i++) {
       const res = await getPacket(built, '?timeoutMs=2000');
       assert.equal(res.status, 200);
@@ -179,7 +183,10 @@ describe('packets on the kernel', kernelTestOptions(), () => {
     assert.equal(res.status, 500);
     assertContract('writePacket', res);
     assert.match(res.body.message, /EINVAL/);
-    const empty = await built.admin.post(`/interfaces/${IFACE}/packets`).set('content-type', 'application/octet-stream').send(Buffer.alloc(0));
+    const empty = await built.admin
+      .post(`/interfaces/${IFACE}/packets`)
+      .set('content-type', 'application/octet-stream')
+      .send(Buffer.alloc(0));
     assert.equal(empty.status, 400);
     const iface = await built.admin.get(`/interfaces/${IFACE}`).expect(200);
     assertContract('getInterface', iface);
@@ -220,11 +227,24 @@ describe('packets on the kernel', kernelTestOptions(), () => {
 
     for (let i = 0; i < 20; i++) await sendToPeer(Buffer.from(`batch ${i}`), 4500 + i);
     await until('20 packets', () => got.filter((p) => readIpv4Udp(p)?.dst === PEER).length >= 20);
-    const ports = got.map(readIpv4Udp).filter((u) => u?.dst === PEER).map((u) => u?.dport);
-    assert.deepEqual(ports, Array.from({ length: 20 }, (_, i) => 4500 + i), 'in order, none lost');
+    const ports = got
+      .map(readIpv4Udp)
+      .filter((u) => u?.dst === PEER)
+      .map((u) => u?.dport);
+    assert.deepEqual(
+      ports,
+      Array.from({ length: 20 }, (_, i) => 4500 + i),
+      'in order, none lost',
+    );
 
     // Two packets and a non-IP one in one message: the two arrive, the other is counted.
-    ws.send(batch([ipv4Udp(PEER, LOCAL, 1, rx.port, Buffer.from('one')), Buffer.from('junk junk junk junk junk'), ipv4Udp(PEER, LOCAL, 1, rx.port, Buffer.from('two'))]));
+    ws.send(
+      batch([
+        ipv4Udp(PEER, LOCAL, 1, rx.port, Buffer.from('one')),
+        Buffer.from('junk junk junk junk junk'),
+        ipv4Udp(PEER, LOCAL, 1, rx.port, Buffer.from('two')),
+      ]),
+    );
     await until('two datagrams', () => rx.received.length >= 2);
     assert.deepEqual(rx.received.map(String), ['one', 'two']);
     // A frame whose length overruns the message.
@@ -268,10 +288,14 @@ describe('packets on the kernel', kernelTestOptions(), () => {
     const anonymous = new WebSocket(`ws://127.0.0.1:${port}/interfaces/${IFACE}/stream`);
     const status = await new Promise<number>((r) => anonymous.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
     assert.equal(status, 401);
-    const unprivileged = new WebSocket(`ws://127.0.0.1:${port}/interfaces/${IFACE}/stream`, { headers: { authorization: `Bearer ${TOKENS.vpnservice}` } });
+    const unprivileged = new WebSocket(`ws://127.0.0.1:${port}/interfaces/${IFACE}/stream`, {
+      headers: { authorization: `Bearer ${TOKENS.vpnservice}` },
+    });
     const denied = await new Promise<number>((r) => unprivileged.once('unexpected-response', (_q, res) => r(res.statusCode ?? 0)));
     assert.equal(denied, 403, 'the stream needs the privileges of init (vpnservice and internet)');
-    const restDenied = await built.request.get(`/interfaces/${IFACE}/packet?timeoutMs=0`).set('authorization', `Bearer ${TOKENS.vpnservice}`);
+    const restDenied = await built.request
+      .get(`/interfaces/${IFACE}/packet?timeoutMs=0`)
+      .set('authorization', `Bearer ${TOKENS.vpnservice}`);
     assert.equal(restDenied.status, 403);
 
     const texting = await connect(port);

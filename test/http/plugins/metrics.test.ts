@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import type { Interface } from '../../../src/contract/api-types.js';
 import { createMetrics } from '../../../src/http/plugins/metrics.js';
 import { readLinkStats } from '../../../src/system/link-stats.js';
-import { TOKENS, build } from '../../helpers/app.js';
+import { build, TOKENS } from '../../helpers/app.js';
 import { ip, kernelTestOptions, link } from '../../helpers/kernel.js';
 
 const auth = { authorization: `Bearer ${TOKENS.admin}` };
@@ -25,7 +25,7 @@ describe('metrics of a real interface', kernelTestOptions(), () => {
     if (link('vsmet0')) ip('link', 'delete', 'vsmet0');
   });
 
-  test('per-interface counters are the kernel\'s; request durations by route template and status', async (t) => {
+  test("per-interface counters are the kernel's; request durations by route template and status", async (t) => {
     const { admin, request } = await build(t);
     const created = await admin.post('/interfaces').send({ name: 'vsmet0' }).expect(201);
     await admin.patch('/interfaces/vsmet0').send({ localIp: '10.72.0.1', remoteIp: '10.72.0.2', blocking: false }).expect(200);
@@ -57,7 +57,10 @@ describe('metrics of a real interface', kernelTestOptions(), () => {
     assert.equal(sample(res.text, 'vpnsvc_interface_tx_packets_total{interface="vsmet0"}'), kernel.txPackets);
     assert.equal(sample(res.text, 'vpnsvc_interface_tx_bytes_total{interface="vsmet0"}'), kernel.txBytes);
     assert.equal(sample(res.text, 'vpnsvc_interface_rx_packets_total{interface="vsmet0"}'), kernel.rxPackets);
-    assert.equal(sample(res.text, 'vpnsvc_http_request_duration_seconds_count{method="GET",route="/interfaces/:name",status_code="404"}'), 2);
+    assert.equal(
+      sample(res.text, 'vpnsvc_http_request_duration_seconds_count{method="GET",route="/interfaces/:name",status_code="404"}'),
+      2,
+    );
     assert.equal(sample(res.text, 'vpnsvc_http_request_duration_seconds_count{method="POST",route="/interfaces",status_code="201"}'), 1);
     assert.equal(sample(res.text, 'vpnsvc_events_total{type="settings.applied"}'), 1);
     assert.equal(sample(res.text, 'vpnsvc_events_total{type="interface.created"}'), 1);
@@ -65,10 +68,20 @@ describe('metrics of a real interface', kernelTestOptions(), () => {
   });
 });
 
-test('the data plane\'s drop counters become vpnsvc_stream_dropped_packets_total by reason', async () => {
+test("the data plane's drop counters become vpnsvc_stream_dropped_packets_total by reason", async () => {
   const iface = {
     name: 'vpn0',
-    counters: { rxPackets: 1, rxBytes: 2, txPackets: 3, txBytes: 4, rxDropped: 5, txDropped: 6, streamDroppedSlowConsumer: 7, droppedBadFrames: 8, framesIn: 9 },
+    counters: {
+      rxPackets: 1,
+      rxBytes: 2,
+      txPackets: 3,
+      txBytes: 4,
+      rxDropped: 5,
+      txDropped: 6,
+      streamDroppedSlowConsumer: 7,
+      droppedBadFrames: 8,
+      framesIn: 9,
+    },
   } as unknown as Interface;
   const { registry } = createMetrics({ interfaces: () => [iface], eventFollowers: () => 0 });
   const text = await registry.metrics();

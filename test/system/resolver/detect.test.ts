@@ -15,7 +15,11 @@ function fakeBin(names: string[]) {
   for (const n of names) {
     fs.writeFileSync(join(dir, n), `#!/bin/sh\nin=$(cat | tr '\\n' '|')\necho "${n} $* <$in>" >> "${log}"\n`, { mode: 0o755 });
   }
-  return { dir, calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []),
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 test('detection: forced, resolved, resolvconf, file', () => {

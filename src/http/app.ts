@@ -21,7 +21,8 @@ import followersPlugin from './plugins/followers.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestContextPlugin, { apiReason, requestIdOptions } from './plugins/request-context.js';
 import vpnsvcPlugin from './plugins/vpnsvc.js';
-import { SCHEMA_ID_PREFIX, type Spec } from './spec.js';
+import { serializerCompiler } from './serialization.js';
+import type { Spec } from './spec.js';
 import { responseCheckCompiler, validatorCompiler } from './validation.js';
 import { webSocketRouteOf } from './websocket-route.js';
 
@@ -74,8 +75,7 @@ export async function buildApp({
     clientErrorHandler: answerMalformedRequest,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler(spec.componentSchemas));
-  // The response schemas' $refs resolve among these when fast-json-stringify compiles them.
-  for (const [name, schema] of Object.entries(spec.componentSchemas)) app.addSchema({ ...schema, $id: SCHEMA_ID_PREFIX + name });
+  app.setSerializerCompiler(serializerCompiler(spec.componentSchemas));
   installErrorHandling(app);
   if (checkResponses) app.addHook('preSerialization', responseCheck(spec));
   // curl scripts often send "Content-Type: application/json" with no body on DELETE or apply;

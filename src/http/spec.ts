@@ -106,7 +106,19 @@ function definedOnly<T extends object>(obj: T): { [K in keyof T]?: Exclude<T[K],
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
+/** Specs read so far, by path: the file is the contract of this install and does not change under a running daemon. */
+const loaded = new Map<string, Spec>();
+
 export function loadSpec(path = join(projectRoot(), 'openapi.yaml')): Spec {
+  let spec = loaded.get(path);
+  if (!spec) {
+    spec = readSpec(path);
+    loaded.set(path, spec);
+  }
+  return spec;
+}
+
+function readSpec(path: string): Spec {
   const text = readFileSync(path, 'utf8');
   const document = parse(text) as Json;
   const components = document.components as Json;

@@ -23,10 +23,23 @@ function makeAjv(coerceTypes: boolean, schemas: Record<string, object>, formats:
   return ajv;
 }
 
+interface Compilers {
+  bodies: Ajv.default;
+  strings: Ajv.default;
+}
+
+/** Per set of component schemas: every app built over the same spec reuses the compiled checks. */
+const compilers = new WeakMap<Record<string, object>, Compilers>();
+
 export function validatorCompiler(schemas: Record<string, object>): FastifySchemaCompiler<object> {
-  const bodies = makeAjv(false, schemas);
-  const strings = makeAjv(true, schemas);
+  let c = compilers.get(schemas);
+  if (!c) {
+    c = { bodies: makeAjv(false, schemas), strings: makeAjv(true, schemas) };
+    compilers.set(schemas, c);
+  }
+  const { bodies, strings } = c;
   return ({ schema, httpPart }) => {
+    // ajv caches a compiled schema by its object, so the same route schema compiles once.
     const fn: ValidateFunction = (httpPart === 'body' ? bodies : strings).compile(schema);
     return (data: unknown) => (fn(data) ? { value: data } : { error: new ValidationFailure(fn.errors ?? []) });
   };
@@ -36,9 +49,16 @@ export function validatorCompiler(schemas: Record<string, object>): FastifySchem
  * Compiles checks of response bodies as handlers return them, before fast-json-stringify, which
  * would silently drop a field the schema lacks and coerce a wrong type. For tests.
  */
+const responseChecks = new WeakMap<Record<string, object>, Ajv.default>();
+
 export function responseCheckCompiler(schemas: Record<string, object>): (schema: object) => ValidateFunction {
-  const ajv = makeAjv(false, schemas, ['ipv4', 'ipv6', 'date-time']);
-  return (schema) => ajv.compile(schema);
+  let ajv = responseChecks.get(schemas);
+  if (!ajv) {
+    ajv = makeAjv(false, schemas, ['ipv4', 'ipv6', 'date-time']);
+    responseChecks.set(schemas, ajv);
+  }
+  const checker = ajv;
+  return (schema) => checker.compile(schema);
 }
 
 export class ValidationFailure extends Error {

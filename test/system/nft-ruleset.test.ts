@@ -2,8 +2,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { VpnsvcError } from '../../src/errors/errors.js';
-import { canonicalPrefix, minimalCover, rangeToPrefixes } from '../../src/system/ip-prefix.js';
-import { originalInterfaceFromRoutes } from '../../src/system/nft.js';
 import { buildBlockBatch, buildUnblockBatch, MAX_ALLOW_ENTRIES, parseTable } from '../../src/system/nft-ruleset.js';
 
 const SPEC = {
@@ -22,31 +20,6 @@ function refused(fn: () => unknown, message: RegExp): void {
     (err: unknown) => err instanceof VpnsvcError && err.kind === 'VPNSVC_ERROR_INVALID_PARAMETER' && message.test(err.message),
   );
 }
-
-test('host bits are cleared, IPv6 is written as nft prints it, contained entries fold', () => {
-  assert.deepEqual(canonicalPrefix({ address: '10.1.2.3', prefix: 8 }), {
-    family: 4,
-    address: '10.0.0.0',
-    prefix: 8,
-    bytes: [10, 0, 0, 0],
-  });
-  assert.equal(canonicalPrefix({ address: '2001:DB8:0:0:1::1', prefix: 64 }).address, '2001:db8::');
-  assert.equal(canonicalPrefix({ address: '::ffff:10.0.0.1', prefix: 128 }).address, '::ffff:a00:1');
-  const folded = minimalCover(
-    ['10.0.0.0/8', '10.1.0.0/16', '10.0.0.0/8', '11.0.0.0/8'].map((c) => {
-      const [address, prefix] = c.split('/');
-      return canonicalPrefix({ address: address!, prefix: Number(prefix) });
-    }),
-  );
-  assert.deepEqual(
-    folded.map((p) => `${p.address}/${p.prefix}`),
-    ['10.0.0.0/8', '11.0.0.0/8'],
-  );
-  assert.deepEqual(rangeToPrefixes('10.0.0.0', '10.0.2.255'), [
-    { address: '10.0.0.0', prefix: 23 },
-    { address: '10.0.2.0', prefix: 24 },
-  ]);
-});
 
 test('bad entries and names are refused before any JSON is built', () => {
   refused(() => buildBlockBatch({ ...SPEC, allowVpn: [{ address: '10.0.0.0', prefix: 33 }] }), /allowVpn\[0\]: prefix 33/);
@@ -135,22 +108,4 @@ test('the kernel listing parses back: prefixes, single addresses, ranges, interf
     allowOriginal: [{ address: '2001:db8::', prefix: 111 }],
   });
   assert.equal(parseTable(null).blocked, false);
-});
-
-test('the original interface: the best default route that is not the VPN, IPv4 first', () => {
-  const routes = [
-    { family: 6 as const, dev: 'wlan0', metric: 1 },
-    { family: 4 as const, dev: 'tun0', metric: 0 },
-    { family: 4 as const, dev: 'eth1', metric: 600 },
-    { family: 4 as const, dev: 'eth0', metric: 100 },
-  ];
-  assert.equal(originalInterfaceFromRoutes('tun0', routes), 'eth0');
-  assert.equal(
-    originalInterfaceFromRoutes(
-      'tun0',
-      routes.filter((r) => r.family === 6),
-    ),
-    'wlan0',
-  );
-  assert.equal(originalInterfaceFromRoutes('tun0', [{ family: 4, dev: 'tun0', metric: 0 }]), undefined);
 });

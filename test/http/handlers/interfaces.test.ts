@@ -148,23 +148,6 @@ describe('interfaces on the kernel', kernelTestOptions(), () => {
     assert.deepEqual((await admin.get('/interfaces').expect(200)).body, []);
   });
 
-  test('session: GET and PUT act on the active interface', async (t) => {
-    const { admin } = await build(t);
-    const none = await admin.get('/session');
-    assert.equal(none.status, 404);
-    assertContract('getSession', none);
-    await admin.post('/interfaces').send({ name: 'vsi0' }).expect(201);
-    const got = await admin.get('/session').expect(200);
-    assertContract('getSession', got);
-    assert.deepEqual(got.body, { name: 'VPN_Session', interface: 'vsi0' });
-    const put = await admin.put('/session').send({ name: 'Ünïcode ok' }).expect(200);
-    assertContract('setSession', put);
-    assert.equal((await admin.get('/interfaces/vsi0')).body.session, 'Ünïcode ok');
-    const tooLong = await admin.put('/session').send({ name: 'x'.repeat(32) });
-    assert.equal(tooLong.status, 400);
-    assert.equal((await admin.get('/session')).body.name, 'Ünïcode ok', 'rejected, not truncated');
-  });
-
   test('counters come from the kernel', async (t) => {
     const { admin } = await build(t);
     await admin.post('/interfaces').send({ name: 'vsi0' }).expect(201);

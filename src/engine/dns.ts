@@ -1,7 +1,8 @@
 /**
  * The DNS settings behind vpnsvc_add_dns_server / vpnsvc_remove_dns_server, plus search domains
  * as an extension. DnsSettings holds what the user asked for and hands the whole configuration
- * to the resolver backend after every change, keeping the change only when the backend took it.
+ * to the resolver backend after every change, keeping the change only when the backend took it
+ * (the backend reads the resolver back, so a change that did not take is a failure too).
  */
 import { invalidParameter, ioError, noSuchFile, VpnsvcError } from '../errors/errors.js';
 import type { DnsConfig, ResolverBackend } from '../system/resolver/types.js';

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_LISTEN } from '../../src/config/config.js';
 import { projectRoot } from '../../src/config/project-root.js';
+import { BACKEND_WRITABLE_PATHS } from '../../src/system/resolver/detect.js';
 
 const deploy = (p: string) => join(projectRoot(), 'deploy', p);
 
@@ -133,6 +134,28 @@ test('systemd unit: only CAP_NET_ADMIN and CAP_SYS_PTRACE, with the hardening op
   ];
   for (const [k, v] of expected) assert.deepEqual(values(k), [v], k);
   assert.match(values('ExecStart')[0]!, /^\/usr\/bin\/node \/opt\/vpnsvc\/dist\/src\/server\.js$/);
+});
+
+/** The paths of a unit file's ReadWritePaths= lines, without the "-" (ignore if missing) and "+" prefixes. */
+function readWritePaths(file: string): string[] {
+  const text = readFileSync(deploy(file), 'utf8');
+  return [...text.matchAll(/^ReadWritePaths=(.*)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)).map((p) => p.replace(/^[-+]+/, ''));
+}
+
+const covers = (writable: readonly string[], path: string) => writable.some((w) => path === w || path.startsWith(`${w}/`));
+
+test('systemd unit: the DNS backends can write where they write (ProtectSystem=strict leaves the rest read-only)', () => {
+  const unit = readWritePaths('systemd/vpnsvc.service');
+  const withDropIn = [...unit, ...readWritePaths('systemd/dns-file-backend.conf')];
+  assert.ok(BACKEND_WRITABLE_PATHS.resolvconf.length > 0, 'the resolvconf backend names its paths');
+  for (const path of [...BACKEND_WRITABLE_PATHS.resolved, ...BACKEND_WRITABLE_PATHS.resolvconf]) {
+    assert.ok(covers(unit, path), `the unit's ReadWritePaths (${unit.join(' ')}) do not cover ${path}`);
+  }
+  for (const path of BACKEND_WRITABLE_PATHS.file) {
+    assert.ok(covers(withDropIn, path), `the unit with dns-file-backend.conf does not cover ${path}`);
+  }
+  assert.ok(!covers(unit, '/etc/passwd'), 'the unit alone keeps /etc read-only');
+  assert.match(readFileSync(deploy('systemd/dns-file-backend.conf'), 'utf8'), /^Environment=VPNSVC_DNS_BACKEND=file$/m);
 });
 
 test('container build: builds the shim and the TypeScript, runs the daemon, ships nft and the CLI', () => {

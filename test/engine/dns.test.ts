@@ -1,31 +1,21 @@
 /**
  * The per-link backends behind the facade's DNS methods, on a real TUN in the test namespace, with fake
- * resolvectl / resolvconf programs that log their arguments: DNS lands on the VPN interface,
- * and deinit takes it away. Then DnsSettings itself, with an in-memory backend beside the real
+ * resolvectl / resolvconf programs that log their arguments and keep state: DNS lands on the VPN
+ * interface, deinit takes it away, and a change that did not take is IO_ERROR. Then DnsSettings itself, with an in-memory backend beside the real
  * file backend.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
 import { DnsSettings, MAX_DNS_SERVERS, MAX_SEARCH_DOMAINS, resolverCall } from '../../src/engine/dns.js';
 import { type ErrorName, VpnsvcError } from '../../src/errors/errors.js';
 import { FileBackend } from '../../src/system/resolver/file-backend.js';
-import type { DnsConfig, ResolverBackend, ResolverBackendName } from '../../src/system/resolver/types.js';
+import type { DnsConfig, LeakProtection, ResolverBackend, ResolverBackendName } from '../../src/system/resolver/types.js';
 import { build, USER_RESOLV_CONF } from '../helpers/app.js';
+import { fakeResolvers } from '../helpers/fake-resolvers.js';
 import { kernelTestOptions } from '../helpers/kernel.js';
-
-function fakePrograms(t: TestContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-fakebin-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const log = join(dir, 'calls.log');
-  for (const name of ['resolvectl', 'resolvconf']) {
-    writeFileSync(join(dir, name), `#!/bin/sh\nin=$(cat | tr '\\n' '|')\necho "${name} $* <$in>" >> "${log}"\n`);
-    chmodSync(join(dir, name), 0o755);
-  }
-  return { dir, calls: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []) };
-}
 
 async function upVpnsvc(t: TestContext, iface: string, env: NodeJS.ProcessEnv) {
   const { vpnsvc } = await build(t, { env });
@@ -37,14 +27,15 @@ async function upVpnsvc(t: TestContext, iface: string, env: NodeJS.ProcessEnv) {
 
 describe('per-link DNS backends on the engine', kernelTestOptions(), () => {
   test('resolved: resolvectl dns/domain on the VPN link, revert at deinit', async (t) => {
-    const fake = fakePrograms(t);
+    const fake = fakeResolvers(t);
     const vpnsvc = await upVpnsvc(t, 'vsdnsr0', { VPNSVC_DNS_BACKEND: 'resolved', PATH: fake.dir });
-    await vpnsvc.addDnsServer('10.96.0.53');
+    assert.equal((await vpnsvc.addDnsServer('10.96.0.53')).leakProtection, 'none');
     const view = await vpnsvc.addSearchDomain('~.', 'vsdnsr0');
     assert.equal(view.backend, 'resolved');
     assert.equal(view.resolvConf, null);
+    assert.equal(view.leakProtection, 'routing-domain');
     await vpnsvc.deinit('vsdnsr0');
-    assert.deepEqual(fake.calls(), [
+    assert.deepEqual(fake.changes(), [
       'resolvectl dns vsdnsr0 10.96.0.53 <>',
       'resolvectl domain vsdnsr0  <>',
       'resolvectl dns vsdnsr0 10.96.0.53 <>',
@@ -54,14 +45,40 @@ describe('per-link DNS backends on the engine', kernelTestOptions(), () => {
   });
 
   test('resolvconf: a record for the interface, deleted at deinit', async (t) => {
-    const fake = fakePrograms(t);
-    const vpnsvc = await upVpnsvc(t, 'vsdnsc0', { VPNSVC_DNS_BACKEND: 'resolvconf', PATH: fake.dir });
-    await vpnsvc.addDnsServer('fd00::53');
+    const fake = fakeResolvers(t);
+    const vpnsvc = await upVpnsvc(t, 'vsdnsc0', { VPNSVC_DNS_BACKEND: 'resolvconf', PATH: fake.dir, VPNSVC_RESOLV_CONF: fake.resolvConf });
+    assert.equal((await vpnsvc.addDnsServer('fd00::53')).leakProtection, 'exclusive');
+    assert.match(readFileSync(fake.resolvConf, 'utf8'), /^nameserver fd00::53$/m);
     await vpnsvc.deinit('vsdnsc0');
-    const calls = fake.calls();
+    const calls = fake.changes();
     assert.match(calls[0] ?? '', /^resolvconf -a (tun\.)?vsdnsc0 -m 0 -x <nameserver fd00::53\|>$/);
     assert.match(calls[1] ?? '', /^resolvconf -d (tun\.)?vsdnsc0 -f <>$/);
     assert.equal(calls.length, 2);
+  });
+
+  test('resolvconf that exits 0 but leaves resolv.conf as it was (a read-only /etc): IO_ERROR, nothing kept', async (t) => {
+    const fake = fakeResolvers(t, { effect: 'record' });
+    const vpnsvc = await upVpnsvc(t, 'vsdnsc1', { VPNSVC_DNS_BACKEND: 'resolvconf', PATH: fake.dir, VPNSVC_RESOLV_CONF: fake.resolvConf });
+    const before = readFileSync(fake.resolvConf, 'utf8');
+    await assert.rejects(
+      vpnsvc.addDnsServer('10.96.0.53'),
+      isError(
+        'VPNSVC_ERROR_IO_ERROR',
+        /^DNS backend "resolvconf": resolvconf took record (tun\.)?vsdnsc1, but .* still uses the nameservers 192\.168\.1\.1, not the VPN's 10\.96\.0\.53$/,
+      ),
+    );
+    assert.deepEqual(vpnsvc.dns().servers, [], 'GET /dns does not claim the server');
+    assert.equal(readFileSync(fake.resolvConf, 'utf8'), before);
+  });
+
+  test('resolvectl that exits 0 without effect: IO_ERROR, nothing kept', async (t) => {
+    const fake = fakeResolvers(t, { effect: 'nothing' });
+    const vpnsvc = await upVpnsvc(t, 'vsdnsr1', { VPNSVC_DNS_BACKEND: 'resolved', PATH: fake.dir });
+    await assert.rejects(
+      vpnsvc.addDnsServer('10.96.0.53'),
+      isError('VPNSVC_ERROR_IO_ERROR', /^DNS backend "resolved": resolvectl dns vsdnsr1 reports the servers none, not 10\.96\.0\.53$/),
+    );
+    assert.deepEqual(vpnsvc.dns().servers, []);
   });
 
   test('a forced backend whose program is missing stops the start with a clear message', async (t) => {
@@ -95,6 +112,10 @@ class MemoryBackend implements ResolverBackend {
 
   describe(): Record<string, unknown> {
     return { backend: this.name };
+  }
+
+  leakProtection(config: DnsConfig): LeakProtection {
+    return config.servers.length > 0 ? 'fallback' : 'none';
   }
 
   get last(): DnsConfig | undefined {

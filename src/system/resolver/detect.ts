@@ -1,21 +1,32 @@
 /**
  * Picks the resolver backend at start: VPNSVC_DNS_BACKEND when set, else systemd-resolved when
  * resolvectl exists and resolved is running, else resolvconf when installed, else the file
- * backend on VPNSVC_RESOLV_CONF (default /etc/resolv.conf).
+ * backend on VPNSVC_RESOLV_CONF (default /etc/resolv.conf; the resolvconf backend checks its
+ * effect there).
  */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileBackend } from './file-backend.js';
+import { FILE_BACKEND_WRITABLE_PATHS, FileBackend } from './file-backend.js';
 import { LinkRecordStore } from './link-record.js';
-import { ResolvconfBackend } from './resolvconf-backend.js';
+import { RESOLVCONF_WRITABLE_PATHS, ResolvconfBackend } from './resolvconf-backend.js';
 import { ResolvedBackend } from './resolved-backend.js';
-import type { ResolverBackend, ResolverBackendName } from './types.js';
+import { DEFAULT_RESOLV_CONF, type ResolverBackend, type ResolverBackendName } from './types.js';
 
-export const DEFAULT_RESOLV_CONF = '/etc/resolv.conf';
+export { DEFAULT_RESOLV_CONF };
 /** resolved's varlink socket exists while it runs (systemd >= 246). */
 export const RESOLVED_SOCKET = '/run/systemd/resolve/io.systemd.Resolve';
 
 const BACKENDS: readonly ResolverBackendName[] = ['resolved', 'resolvconf', 'file'];
+
+/**
+ * What each backend writes besides the state directory, at the default paths: a sandbox (the
+ * systemd unit) must leave these writable. resolved is reached over D-Bus and writes nothing.
+ */
+export const BACKEND_WRITABLE_PATHS: Readonly<Record<ResolverBackendName, readonly string[]>> = {
+  resolved: [],
+  resolvconf: RESOLVCONF_WRITABLE_PATHS,
+  file: FILE_BACKEND_WRITABLE_PATHS,
+};
 
 export function findProgram(name: string, path = process.env.PATH ?? ''): string | undefined {
   for (const dir of path.split(':')) {
@@ -60,12 +71,13 @@ function requireProgram(name: string, backend: ResolverBackendName, env: NodeJS.
 export function createResolverBackend(opts: DetectOptions): ResolverBackend {
   const name = chooseBackendName(opts);
   const records = new LinkRecordStore(opts.stateDir);
+  const resolvConf = opts.env.VPNSVC_RESOLV_CONF || DEFAULT_RESOLV_CONF;
   switch (name) {
     case 'resolved':
       return new ResolvedBackend(records, undefined, requireProgram('resolvectl', name, opts.env));
     case 'resolvconf':
-      return new ResolvconfBackend(records, undefined, requireProgram('resolvconf', name, opts.env));
+      return new ResolvconfBackend(records, undefined, requireProgram('resolvconf', name, opts.env), undefined, undefined, resolvConf);
     case 'file':
-      return new FileBackend(opts.env.VPNSVC_RESOLV_CONF || DEFAULT_RESOLV_CONF, opts.stateDir);
+      return new FileBackend(resolvConf, opts.stateDir);
   }
 }

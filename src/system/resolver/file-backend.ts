@@ -12,10 +12,11 @@
  *   between the two only repeats the restore.
  * - If someone else rewrote the file meanwhile (DHCP client, an admin), their version wins: only
  *   our marked blocks are taken out of it, and it becomes the new original.
- * - Every write is atomic (temp file, fsync, rename, fsync of the directory).
+ * - Every write is atomic (temp file, fsync, rename, fsync of the directory), and read back:
+ *   a write that did not take (the file is not what was written) is an error, not a success.
  */
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   type FsOps,
   type Ownership,
@@ -28,7 +29,11 @@ import {
   unlinkIfPresent,
   writeFileAtomicWith,
 } from '../atomic-file.js';
-import type { DnsConfig, ResolverBackend } from './types.js';
+import { fileLeakProtection } from './resolv-conf.js';
+import { DEFAULT_RESOLV_CONF, type DnsConfig, type LeakProtection, type ResolverBackend } from './types.js';
+
+/** It replaces the file by rename, so the directory must be writable (the state directory aside). */
+export const FILE_BACKEND_WRITABLE_PATHS: readonly string[] = [dirname(DEFAULT_RESOLV_CONF)];
 
 export const BACKUP_FILE = 'resolv-conf-backup.json';
 const MAX_ORIGINAL_BYTES = 1 << 20;
@@ -115,6 +120,18 @@ export class FileBackend implements ResolverBackend {
     return { backend: this.name, path: this.path };
   }
 
+  /** The user's own nameserver lines stay after the VPN's, so only a file without any is exclusive. */
+  leakProtection(config: DnsConfig): LeakProtection {
+    if (config.servers.length === 0) return 'none';
+    let text: string | undefined;
+    try {
+      text = readIfPresent(this.fs, this.path)?.toString('latin1');
+    } catch {
+      // unreadable: claim nothing
+    }
+    return fileLeakProtection(text, config.servers);
+  }
+
   async apply(_iface: string, config: DnsConfig): Promise<void> {
     if (config.servers.length === 0) {
       this.restore();
@@ -130,6 +147,7 @@ export class FileBackend implements ResolverBackend {
     this.fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     writeFileAtomicWith(this.fs, this.backupPath, serializeBackup(backup), { mode: 0o600 });
     writeFileAtomicWith(this.fs, backup.path, content, this.ownership(backup.original));
+    this.expectFile(backup.path, content);
   }
 
   async clear(): Promise<void> {
@@ -149,15 +167,23 @@ export class FileBackend implements ResolverBackend {
     if (!backup) return;
     if (this.isOurs(backup)) {
       const o = backup.original;
-      if (o.kind === 'file') writeFileAtomicWith(this.fs, backup.path, toBytes(o.content), this.ownership(o));
-      else if (o.kind === 'symlink') symlinkAtomic(this.fs, o.target, backup.path);
-      else removeDurably(this.fs, backup.path);
+      if (o.kind === 'file') {
+        writeFileAtomicWith(this.fs, backup.path, toBytes(o.content), this.ownership(o));
+        this.expectFile(backup.path, toBytes(o.content));
+      } else if (o.kind === 'symlink') {
+        symlinkAtomic(this.fs, o.target, backup.path);
+        this.expectSymlink(backup.path, o.target);
+      } else {
+        removeDurably(this.fs, backup.path);
+        this.expectAbsent(backup.path);
+      }
     } else {
       const current = readIfPresent(this.fs, backup.path);
       if (current) {
-        const stripped = stripManaged(current.toString('latin1'));
-        if (stripped !== current.toString('latin1')) {
-          writeFileAtomicWith(this.fs, backup.path, toBytes(stripped), this.currentOwnership(backup.path));
+        const stripped = toBytes(stripManaged(current.toString('latin1')));
+        if (!stripped.equals(current)) {
+          writeFileAtomicWith(this.fs, backup.path, stripped, this.currentOwnership(backup.path));
+          this.expectFile(backup.path, stripped);
         }
       }
     }
@@ -165,6 +191,29 @@ export class FileBackend implements ResolverBackend {
     removeDurably(this.fs, this.backupPath);
     unlinkIfPresent(this.fs, tempPathFor(this.backupPath));
     syncDir(this.fs, this.stateDir);
+  }
+
+  /** The read-back after a write: what the resolver will read must be what was written. */
+  private expectFile(path: string, content: Buffer): void {
+    const found = this.fs.lstatSync(path, { throwIfNoEntry: false });
+    if (!found) throw new Error(`${path} is missing after it was written`);
+    if (!found.isFile()) throw new Error(`${path} is not the regular file that was written`);
+    const back = this.fs.readFileSync(path);
+    if (!back.equals(content)) {
+      throw new Error(
+        `${path} does not hold what was written: read back ${back.length} bytes (sha256 ${sha256(back).slice(0, 12)}), wrote ${content.length} (sha256 ${sha256(content).slice(0, 12)})`,
+      );
+    }
+  }
+
+  private expectSymlink(path: string, target: string): void {
+    const found = this.fs.lstatSync(path, { throwIfNoEntry: false });
+    const back = found?.isSymbolicLink() ? this.fs.readlinkSync(path, 'utf8') : undefined;
+    if (back !== target) throw new Error(`${path} is not the symbolic link to ${target} that was restored`);
+  }
+
+  private expectAbsent(path: string): void {
+    if (this.fs.lstatSync(path, { throwIfNoEntry: false })) throw new Error(`${path} is still there after it was removed`);
   }
 
   /** Whether path still holds something vpnsvc wrote (else someone rewrote it since). */

@@ -5,14 +5,18 @@
  * mode; or the symbolic link; or the absence of the file) whenever it has none.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { DnsSettings } from '../../../src/engine/dns.js';
+import { projectRoot } from '../../../src/config/project-root.js';
+import { DnsSettings, resolverCall } from '../../../src/engine/dns.js';
+import { VpnsvcError } from '../../../src/errors/errors.js';
 import { type FsOps, realFs } from '../../../src/system/atomic-file.js';
 import { BACKUP_FILE, FileBackend } from '../../../src/system/resolver/file-backend.js';
+import { kernelTestOptions } from '../../helpers/kernel.js';
 
 const IFACE = 'vt0';
 const SERVERS = ['10.0.0.1', 'fd00::53', '192.168.7.1'];
@@ -316,5 +320,81 @@ test('file backend keeps the user resolv.conf under random add/remove/deinit/res
     );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("leak protection: fallback while the user's nameservers stay listed, exclusive without them", async (t) => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'vpnsvc-dns-leak-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'resolv.conf');
+  fs.writeFileSync(path, 'nameserver 192.168.1.1\nsearch home.lan\n');
+  const backend = new FileBackend(path, join(dir, 'state'));
+  const config = { servers: ['10.0.0.1', 'fd00::53', '10.0.0.2'], domains: [] };
+  assert.equal(backend.leakProtection({ servers: [], domains: [] }), 'none');
+  await backend.apply(IFACE, config);
+  assert.equal(backend.leakProtection(config), 'fallback', "the LAN's server stays listed after the VPN's");
+  await backend.clear();
+  fs.writeFileSync(path, 'options edns0\n');
+  await backend.apply(IFACE, config);
+  assert.equal(backend.leakProtection(config), 'exclusive');
+  await backend.clear();
+});
+
+test('a write that does not take (the file is not what was written) is an error, and the settings stay', async (t) => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'vpnsvc-dns-lost-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'resolv.conf');
+  fs.writeFileSync(path, 'nameserver 192.168.1.1\n');
+  // A rename onto resolv.conf that reports success and changes nothing.
+  const lossy: FsOps = { ...realFs, renameSync: (from, to) => (to === path ? undefined : fs.renameSync(from, to)) };
+  const backend = new FileBackend(path, join(dir, 'state'), lossy);
+  const dns = new DnsSettings(backend);
+  await assert.rejects(
+    resolverCall(backend, () => dns.addServer(IFACE, '10.0.0.1')),
+    (err: unknown) => {
+      assert.ok(err instanceof VpnsvcError);
+      assert.equal(err.kind, 'VPNSVC_ERROR_IO_ERROR');
+      assert.match(err.message, /^DNS backend "file": .*resolv\.conf does not hold what was written: read back 23 bytes/);
+      return true;
+    },
+  );
+  assert.deepEqual(dns.config(), { servers: [], domains: [] });
+  assert.equal(fs.readFileSync(path, 'utf8'), 'nameserver 192.168.1.1\n');
+});
+
+const READ_ONLY_SCRIPT = `
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { DnsSettings, resolverCall } from './src/engine/dns.ts';
+import { FileBackend } from './src/system/resolver/file-backend.ts';
+const [dir] = process.argv.slice(1);
+if (!dir || !dir.startsWith('/')) throw new Error('expected the temp dir as an absolute path');
+// Inside unshare -m: /etc read-only as ProtectSystem=strict makes it, for this child alone.
+execFileSync('mount', ['--bind', dir + '/etc', dir + '/etc']);
+execFileSync('mount', ['-o', 'remount,bind,ro', dir + '/etc']);
+const backend = new FileBackend(dir + '/etc/resolv.conf', dir + '/state');
+const dns = new DnsSettings(backend);
+let error = {};
+try { await resolverCall(backend, () => dns.addServer('vt0', '10.0.0.53')); } catch (e) { error = { kind: e.kind, message: e.message }; }
+console.log(JSON.stringify({ error, config: dns.config(), after: readFileSync(dir + '/etc/resolv.conf', 'utf8') }));
+`;
+
+test('a read-only /etc (a private mount namespace): IO_ERROR naming the backend, settings and file unchanged', kernelTestOptions(), () => {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'vpnsvc-dns-ro-'));
+  try {
+    fs.mkdirSync(join(dir, 'etc'));
+    fs.writeFileSync(join(dir, 'etc', 'resolv.conf'), 'nameserver 192.168.1.1\n');
+    const out = execFileSync(
+      'unshare',
+      ['-m', '--propagation', 'private', process.execPath, '--import', 'tsx', '--input-type=module', '-e', READ_ONLY_SCRIPT, dir],
+      { cwd: projectRoot(), encoding: 'utf8' },
+    );
+    const r = JSON.parse(out) as { error: { kind?: string; message?: string }; config: unknown; after: string };
+    assert.equal(r.error.kind, 'VPNSVC_ERROR_IO_ERROR');
+    assert.match(r.error.message ?? '', /^DNS backend "file": .*EROFS/);
+    assert.deepEqual(r.config, { servers: [], domains: [] });
+    assert.equal(r.after, 'nameserver 192.168.1.1\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,4 +4,9 @@
 
 #define VS_EXPORT __attribute__((visibility("default")))
 
+/* vpnsvc_protect's steps (protect.c) and the peer check that guards them (peer_cred.c). */
+int vs_pidfd_open(int pid);
+int vs_protect_pidfd(int pidfd, int fd, const char *ifname);
+int vs_peer_cred(int fd, int *pid, unsigned int *uid, unsigned int *gid);
+
 #endif

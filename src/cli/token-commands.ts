@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addToken, PRIVILEGES, type Privilege, removeToken, TOKENS_FILE, type TokenFile } from '../tokens/token-store.js';
+import { ADMIN_PRIVILEGES, addToken, PRIVILEGES, type Privilege, removeToken, TOKENS_FILE, type TokenFile } from '../tokens/token-store.js';
 import { DEFAULT_STATE_DIR, UsageError } from './client.js';
 import type { CliCommand, Parsed } from './command.js';
 
@@ -26,10 +26,13 @@ function readTokens(dir: string): TokenFile {
   }
 }
 
-/** "vpnservice,internet" (the default), one of them, or "none" for a read-only token. */
+/**
+ * A comma-separated list of PRIVILEGES ("vpnservice,internet", the admin's, by default; add
+ * "protect" for vpnsvc_protect over TCP), or "none" for a read-only token.
+ */
 function parsePrivileges(v: unknown): Privilege[] {
   if (v === 'none') return [];
-  const names = String(v ?? PRIVILEGES.join(','))
+  const names = String(v ?? ADMIN_PRIVILEGES.join(','))
     .split(',')
     .map((s) => s.trim().replace(/^http:\/\/tizen\.org\/privilege\//, ''))
     .filter(Boolean);
@@ -43,12 +46,12 @@ export const tokenCommands: CliCommand[] = [
   {
     words: ['token', 'add'],
     args: '<id>',
-    summary: 'create a token (--privileges vpnservice,internet | one of them | none); prints the secret once',
+    summary: 'create a token (--privileges vpnservice,internet[,protect] | any of them | none); prints the secret once',
     options: { ...stateDirOption, privileges: { type: 'string' } },
     async run(ctx, p) {
       const id = p.positionals[0];
       if (!id || p.positionals.length > 1 || !/^[A-Za-z0-9_.-]{1,64}$/.test(id))
-        throw new UsageError('usage: vpnsvc token add <id> [--privileges vpnservice,internet]  (id: 1-64 of A-Za-z0-9_.-)');
+        throw new UsageError('usage: vpnsvc token add <id> [--privileges vpnservice,internet,protect]  (id: 1-64 of A-Za-z0-9_.-)');
       const privileges = parsePrivileges(p.values.privileges);
       const dir = stateDir(p, ctx.env);
       readTokens(dir);

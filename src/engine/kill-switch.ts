@@ -1,5 +1,5 @@
 /**
- * The firewall behind vpnsvc_block_networks / vpnsvc_unblock_networks, and vpnsvc_protect.
+ * The firewall behind vpnsvc_block_networks / vpnsvc_unblock_networks.
  *
  * The block lives in the kernel (nftables table `inet vpnsvc`), not in this object: it survives
  * the daemon (fail-closed), and every read comes back from nft. Deinit does not lift it, as in
@@ -10,7 +10,6 @@ import { invalidParameter } from '../errors/errors.js';
 import * as native from '../system/native.js';
 import { type DefaultRoute, defaultRoutes, NftFirewall, originalInterfaceFromRoutes } from '../system/nft.js';
 import { checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';
-import { checkInterfaceName } from './validate.js';
 
 export class KillSwitch {
   constructor(
@@ -57,11 +56,5 @@ export class KillSwitch {
   /** Lifts every restriction; nothing to lift is not an error. */
   unblock(): Promise<void> {
     return this.nft.unblock();
-  }
-
-  /** SO_BINDTODEVICE on another process's socket, so it bypasses the VPN's routes. */
-  protect(pid: number, fd: number, ifname: string): void {
-    checkInterfaceName(ifname);
-    native.protectSocket(pid, fd, ifname);
   }
 }

@@ -3,11 +3,13 @@
  * -errno; the wrappers here turn a negative value into a VpnsvcError carrying the errno name.
  */
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import koffi from 'koffi';
 import { projectRoot } from '../config/project-root.js';
 import { EACCES, EADDRNOTAVAIL, EBADF, EINVAL, ENODEV, ENOTSOCK, EPERM, ESRCH } from '../errors/errno.js';
-import { type ErrorName, errnoError, ioError } from '../errors/errors.js';
+import { type ErrorName, errnoError, ioError, permissionDenied, type VpnsvcError } from '../errors/errors.js';
 
+const { EXDEV } = constants.errno;
 const IFNAMSIZ = 16;
 const INET_ADDRSTRLEN = 16;
 
@@ -40,7 +42,9 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     routesList: lib.func(
       'int vs_routes_list(int ifindex, _Out_ uint8_t *families, _Out_ uint8_t *addrs16, _Out_ uint8_t *prefixes, int max)',
     ),
-    protect: lib.func('int vs_protect(int pid, int fd, const char *ifname)'),
+    pidfdOpen: lib.func('int vs_pidfd_open(int pid)'),
+    protectPidfd: lib.func('int vs_protect_pidfd(int pidfd, int fd, const char *ifname)'),
+    peerCred: lib.func('int vs_peer_cred(int fd, _Out_ int *pid, _Out_ uint32_t *uid, _Out_ uint32_t *gid)'),
     tunReadBatch: lib.func('int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int hdr, uint32_t *lens, int maxpkts)'),
     tunWriteBatch: lib.func(
       'int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, const uint32_t *lens, int n, double *stats)',
@@ -211,6 +215,7 @@ export function listRoutes(ifindex: number): PackedRoutes {
     room = count + 256;
   }
 }
+
 /** What a protect failure means to the caller: the process, the fd, or the daemon's rights. */
 const PROTECT_ERRNO_KIND: Record<number, ErrorName> = {
   [-ESRCH]: 'VPNSVC_ERROR_NO_SUCH_FILE',
@@ -220,15 +225,56 @@ const PROTECT_ERRNO_KIND: Record<number, ErrorName> = {
   [-EINVAL]: 'VPNSVC_ERROR_INVALID_PARAMETER',
   [-EPERM]: 'VPNSVC_ERROR_PERMISSION_DENIED',
   [-EACCES]: 'VPNSVC_ERROR_PERMISSION_DENIED',
+  [-EXDEV]: 'VPNSVC_ERROR_PERMISSION_DENIED',
 };
 
-/** vpnsvc_protect: SO_BINDTODEVICE on socket `fd` of process `pid` (taken with pidfd_getfd). */
-export function protectSocket(pid: number, fd: number, ifname: string): void {
-  const rc = loadNative().protect(pid, fd, ifname) as number;
-  if (rc < 0) {
-    throw errnoError(rc, `protect fd ${fd} of pid ${pid} on "${ifname}"`, PROTECT_ERRNO_KIND[rc] ?? 'VPNSVC_ERROR_IO_ERROR');
+function protectError(rc: number, what: string): VpnsvcError {
+  if (rc === -EXDEV) return permissionDenied(`${what}: the socket belongs to another network namespace than the daemon's (EXDEV)`);
+  return errnoError(rc, what, PROTECT_ERRNO_KIND[rc] ?? 'VPNSVC_ERROR_IO_ERROR');
+}
+
+/**
+ * vpnsvc_protect: SO_BINDTODEVICE on socket `fd` of process `pid` (taken with pidfd_getfd).
+ * `authorize` runs while the process is pinned by a pidfd and throws to refuse: what it checks
+ * through /proc/<pid> is the process whose socket is then taken, even if the pid is reused.
+ */
+export function protectSocket(pid: number, fd: number, ifname: string, authorize: () => void): void {
+  const lib = loadNative();
+  const what = `protect fd ${fd} of pid ${pid} on "${ifname}"`;
+  const pidfd = lib.pidfdOpen(pid) as number;
+  if (pidfd < 0) throw protectError(pidfd, what);
+  try {
+    authorize();
+    const rc = lib.protectPidfd(pidfd, fd, ifname) as number;
+    if (rc < 0) throw protectError(rc, what);
+  } finally {
+    lib.close(pidfd);
   }
 }
+
+/** The process at the other end of a unix socket, as the kernel recorded it at connect(). */
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * SO_PEERCRED of the unix socket `fd`; undefined when `fd` is another kind of socket (TCP, whose
+ * peer the kernel cannot vouch for).
+ */
+export function peerCredentials(fd: number): PeerCredentials | undefined {
+  const pid = [-1];
+  const uid = [-1];
+  const gid = [-1];
+  const rc = check(loadNative().peerCred(fd, pid, uid, gid), `read the peer credentials of fd ${fd}`, 'VPNSVC_ERROR_IO_ERROR');
+  if (rc === 1) return undefined;
+  const cred = { pid: pid[0] ?? -1, uid: uid[0] ?? -1, gid: gid[0] ?? -1 };
+  // an output left unfilled must never pass for uid 0
+  if (cred.uid < 0 || cred.gid < 0) throw ioError(`the peer credentials of fd ${fd} were not returned`);
+  return cred;
+}
+
 // Hot path: these return the raw count or -errno instead of throwing, so a busy loop costs no
 // exception machinery; the data plane turns errors into counters or typed errors itself.
 

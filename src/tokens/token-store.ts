@@ -1,14 +1,21 @@
 /**
  * Bearer tokens and their privileges, kept as sha256 hashes in $VPNSVC_STATE_DIR/tokens.json.
- * The seed's privileges are http://tizen.org/privilege/vpnservice and .../internet.
+ * The seed's privileges are http://tizen.org/privilege/vpnservice and .../internet; `protect` is
+ * vpnsvc's own: vpnsvc_protect over TCP, where the daemon cannot see who the caller is.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-file.js';
 
-export const PRIVILEGES = ['vpnservice', 'internet'] as const;
+export const PRIVILEGES = ['vpnservice', 'internet', 'protect'] as const;
 export type Privilege = (typeof PRIVILEGES)[number];
+/**
+ * What the admin token carries (generated on first start, or from VPNSVC_ADMIN_TOKEN_FILE):
+ * the seed's privileges, not `protect`, which reaches into other processes and is given only
+ * on purpose (`vpnsvc token add … --privileges vpnservice,internet,protect`).
+ */
+export const ADMIN_PRIVILEGES: readonly Privilege[] = ['vpnservice', 'internet'];
 
 export interface TokenEntry {
   id: string;
@@ -77,7 +84,7 @@ export class TokenStore {
 
   /**
    * Loads the state directory's token file. On first start, when there is none, generates an
-   * admin token with both privileges into admin.token (mode 0600) and reports its path.
+   * admin token with ADMIN_PRIVILEGES into admin.token (mode 0600) and reports its path.
    */
   static openStateDir(stateDir: string): { store: TokenStore; createdAdminToken: string | undefined } {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -86,7 +93,7 @@ export class TokenStore {
       const token = newToken();
       const adminPath = join(stateDir, ADMIN_TOKEN_FILE);
       writePrivate(adminPath, `${token}\n`);
-      const file: TokenFile = { tokens: [{ id: 'admin', sha256: hashToken(token), privileges: [...PRIVILEGES] }] };
+      const file: TokenFile = { tokens: [{ id: 'admin', sha256: hashToken(token), privileges: [...ADMIN_PRIVILEGES] }] };
       writeTokenFile(path, file);
       return { store: new TokenStore(file.tokens), createdAdminToken: adminPath };
     }

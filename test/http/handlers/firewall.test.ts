@@ -1,10 +1,17 @@
 /**
  * /firewall and /protect at the HTTP edge, in the test namespace: privileges, refusals that
- * happen before nft runs (the kernel keeps no table), and NOT_SUPPORTED without nft.
- * The kill switch's effect on traffic is tested in test/firewall/.
+ * happen before nft runs (the kernel keeps no table), and NOT_SUPPORTED without nft; who may
+ * protect, over TCP and over the unix socket. The kill switch's effect on traffic is tested in
+ * test/firewall/, protect's in test/e2e/protect.test.ts (with two uids).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { after, describe, test } from 'node:test';
 import { build, TOKENS } from '../../helpers/app.js';
@@ -30,6 +37,37 @@ function serviceTableExists(): boolean {
   return out.nftables.some((o) => o.table?.name === 'vpnsvc');
 }
 
+/** A child process holding a listening socket: its pid and the socket's fd. */
+async function socketHolder(t: TestContext): Promise<{ pid: number; fd: number }> {
+  const code = "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s._handle.fd))";
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+  return { pid: child.pid ?? 0, fd: Number(line) };
+}
+
+/** POST /protect over the unix socket at `path`, as this process (root in the test namespace). */
+function protectOverUnix(path: string, body: object): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = httpRequest(
+      {
+        socketPath: path,
+        method: 'POST',
+        path: '/protect',
+        headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 test('/firewall and /protect need both privileges to change anything', async (t) => {
   const { request } = await build(t);
   const restricted = `Bearer ${TOKENS.vpnservice}`;
@@ -43,6 +81,34 @@ test('/firewall and /protect need both privileges to change anything', async (t)
     assert.equal(res.body.error, 'VPNSVC_ERROR_PERMISSION_DENIED');
     assert.equal((await request[method](url).send(body)).status, 401, `${method} ${url} without a token`);
   }
+});
+
+describe('/protect: who may call', kernelTestOptions(), () => {
+  test('over TCP the admin token lacks the protect privilege: 403', async (t) => {
+    const { request } = await build(t);
+    const holder = await socketHolder(t);
+    const res = await request
+      .post('/protect')
+      .set('authorization', `Bearer ${TOKENS.admin}`)
+      .send({ pid: holder.pid, fd: holder.fd, interface: 'lo' });
+    assert.equal(res.status, 403);
+    assertContract('protectSocket', res);
+    assert.match(res.body.message, /token "admin" lacks the privilege protect \(vpnsvc's own, needed over TCP\)/);
+  });
+
+  test("over the unix socket root's peer uid stands in for protect; the daemon's own pid is refused", async (t) => {
+    const { app } = await build(t);
+    const dir = mkdtempSync(join(tmpdir(), 'vsfwh-sock-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'api.sock');
+    await app.listen({ path });
+    const holder = await socketHolder(t);
+    const ok = await protectOverUnix(path, { pid: holder.pid, fd: holder.fd, interface: 'lo' });
+    assert.equal(ok.status, 204, JSON.stringify(ok.body));
+    const self = await protectOverUnix(path, { pid: process.pid, fd: 0, interface: 'lo' });
+    assert.equal(self.status, 403, JSON.stringify(self.body));
+    assert.match(self.body.message, /the vpnsvc daemon itself/);
+  });
 });
 
 describe('/firewall in the test namespace', kernelTestOptions(), () => {

@@ -3,8 +3,9 @@
  * token from a file), the house itself (compose.ts), crash recovery and the journal, listening,
  * token reloads, and the bounded graceful shutdown on SIGTERM/SIGINT.
  */
-import { chmodSync, existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, type Stats, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../config/config.js';
 import { type EventData, withReason } from '../engine/events.js';
@@ -17,10 +18,15 @@ import { TokenStore } from '../tokens/token-store.js';
 import { watchTokens } from '../tokens/token-watch.js';
 import { composeDaemon, type Daemon } from './compose.js';
 import { createLogger } from './logging.js';
+import { prepareStateDir, UntrustedStateDir } from './state-dir.js';
+
+/** Leaves the unix socket mode 0660 as bind() creates it: owner and group, nobody else. */
+const SOCKET_UMASK = 0o117;
 
 /**
- * Runs the daemon until a signal stops it. Exits 2 on bad configuration, 1 when the native shim
- * is missing or another daemon holds the state directory.
+ * Runs the daemon until a signal stops it. Exits 2 on bad configuration or a state directory
+ * others could write, 1 when the native shim is missing or another daemon holds the state
+ * directory.
  */
 export async function runDaemon(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config;
@@ -31,6 +37,12 @@ export async function runDaemon(env: NodeJS.ProcessEnv = process.env): Promise<v
     process.exit(2);
   }
   const log = createLogger(config.logLevel);
+  try {
+    prepareStateDir(config.stateDir);
+  } catch (err) {
+    log.fatal(err instanceof UntrustedStateDir ? { problems: err.problems } : {}, (err as Error).message);
+    process.exit(2);
+  }
   try {
     loadNative();
   } catch (err) {
@@ -54,15 +66,44 @@ export async function runDaemon(env: NodeJS.ProcessEnv = process.env): Promise<v
   const running = await startDaemon(config, daemon.vpnsvc, store, log);
   const { app } = daemon;
   if (config.listen.kind === 'unix') {
-    const path = config.listen.path;
-    // A socket file left by a crashed predecessor would make listen fail with EADDRINUSE.
-    if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
-    await app.listen({ path });
-    chmodSync(path, 0o660);
+    try {
+      await listenUnix(app, config.listen.path, log);
+    } catch (err) {
+      log.fatal((err as Error).message);
+      process.exit(2);
+    }
   } else {
     await app.listen({ host: config.listen.host, port: config.listen.port });
   }
   handleShutdown(daemon, running, config, log);
+}
+
+/**
+ * The socket is made with its final mode by bind() itself, under a umask set for the bind alone:
+ * it never appears with a wider one, and nothing is chmod-ed by path (a path can be swapped for
+ * a symbolic link between two calls). What a predecessor left there, a socket or a link, is
+ * removed first (unlink never follows a link); anything else stops the start.
+ */
+export async function listenUnix(app: FastifyInstance, path: string, log: Pick<Logger, 'warn'>): Promise<void> {
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (st && !st.isSocket() && !st.isSymbolicLink()) {
+    throw new Error(`VPNSVC_LISTEN: ${path} exists and is not a socket: move it away or listen elsewhere`);
+  }
+  if (st?.isSymbolicLink()) log.warn({ path }, 'a symbolic link stood at the socket path: removed, its target left alone');
+  if (st) unlinkSync(path);
+  // Plugins load first, so the umask covers the bind and little else.
+  await app.ready();
+  const umask = process.umask(SOCKET_UMASK);
+  try {
+    await app.listen({ path });
+  } finally {
+    process.umask(umask);
+  }
 }
 
 /** Before the token store opens: TLS material and an admin token given from outside. Exits 2 on a bad file. */

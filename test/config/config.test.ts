@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_LISTEN, loadConfig, parseListen } from '../../src/config/config.js';
+import { DEFAULT_HTTP_LIMITS, DEFAULT_LISTEN, httpLimits, loadConfig, parseListen } from '../../src/config/config.js';
 
 test('the default listens on loopback only', () => {
   const config = loadConfig({});
@@ -22,4 +22,23 @@ test('bad values fail with a message naming the variable', () => {
   }
   assert.throws(() => loadConfig({ VPNSVC_STATE_DIR: 'relative/dir' }), /invalid configuration.*VPNSVC_STATE_DIR/);
   assert.throws(() => loadConfig({ VPNSVC_LOG_LEVEL: 'loud' }), /invalid configuration.*VPNSVC_LOG_LEVEL/);
+});
+
+test('timeouts and connection limits: defaults, ranges, and the ones that must agree', () => {
+  assert.deepEqual(loadConfig({}).http, DEFAULT_HTTP_LIMITS);
+  assert.deepEqual(httpLimits({ VPNSVC_MAX_CONNECTIONS: '100', VPNSVC_AUTH_TIMEOUT_MS: '2000' }), {
+    ...DEFAULT_HTTP_LIMITS,
+    maxConnections: 100,
+    authTimeoutMs: 2000,
+  });
+  assert.throws(() => loadConfig({ VPNSVC_AUTH_TIMEOUT_MS: '10' }), /invalid configuration.*VPNSVC_AUTH_TIMEOUT_MS/);
+  assert.throws(() => httpLimits({ VPNSVC_MAX_CONNECTIONS: 'many' }), /invalid configuration.*VPNSVC_MAX_CONNECTIONS/);
+  assert.throws(
+    () => loadConfig({ VPNSVC_HEADERS_TIMEOUT_MS: '20000', VPNSVC_REQUEST_TIMEOUT_MS: '10000' }),
+    /VPNSVC_HEADERS_TIMEOUT_MS \(20000\) must not exceed VPNSVC_REQUEST_TIMEOUT_MS/,
+  );
+  assert.throws(
+    () => loadConfig({ VPNSVC_MAX_CONNECTIONS: '64' }),
+    /VPNSVC_MAX_UNAUTHENTICATED_CONNECTIONS \(64\) must be below VPNSVC_MAX_CONNECTIONS \(64\)/,
+  );
 });

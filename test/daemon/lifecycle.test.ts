@@ -4,7 +4,19 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer } from 'node:net';
@@ -12,8 +24,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { projectRoot } from '../../src/config/project-root.js';
 import { JOURNAL_FILE } from '../../src/recovery/journal.js';
+import { TOKENS_FILE, TokenStore } from '../../src/tokens/token-store.js';
 import { type Daemon, spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { sseFollow, wsFollow } from '../helpers/follower.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
@@ -339,5 +353,153 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     assert.equal(await second.exited, 1);
     assert.match(second.output(), /another vpnsvc daemon is running with this state directory/);
     assert.equal((await first.call('GET', '/health')).status, 200);
+  });
+});
+
+/** Whether the daemon came up or exited first (with its code), bounded. */
+async function startOutcome(d: Daemon, ms = 15_000): Promise<'listening' | number | null> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (d.child.exitCode !== null) return d.child.exitCode;
+    if (/Server listening/.test(d.output())) return 'listening';
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the daemon neither listened nor exited in ${ms} ms:\n${d.output()}`);
+}
+
+/**
+ * A thread that lstat()s `path` until stopped: every millisecond, and without pause once `busyAfter`
+ * exists (the journal, written just before the daemon listens), so it sees the socket in every
+ * state it passes through without taking a core for the whole start. With `swap`, the first
+ * socket it sees is replaced (rename, atomic) by a symbolic link to `swap`, as an attacker
+ * racing the daemon would.
+ */
+function watchPath(
+  path: string,
+  busyAfter: string,
+  swap?: string,
+): { stop(): Promise<{ modes: Record<string, number>; polls: number; swapped: boolean }> } {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+     const fs = require('node:fs');
+     const { path, busyAfter, swap, flag } = workerData;
+     const modes = {};
+     let polls = 0, swapped = false, busy = false;
+     while (Atomics.load(flag, 0) === 0) {
+       polls++;
+       if (!busy) {
+         busy = fs.existsSync(busyAfter);
+         if (!busy) Atomics.wait(flag, 0, 0, 1);
+       }
+       let st;
+       try { st = fs.lstatSync(path); } catch { continue; }
+       if (st.isSocket()) {
+         const k = (st.mode & 0o7777).toString(8);
+         modes[k] = (modes[k] ?? 0) + 1;
+         if (swap && !swapped) {
+           fs.symlinkSync(swap, path + '.link');
+           fs.renameSync(path + '.link', path);
+           swapped = true;
+         }
+       }
+     }
+     parentPort.postMessage({ modes, polls, swapped });`,
+    { eval: true, workerData: { path, busyAfter, swap, flag } },
+  );
+  const result = new Promise<{ modes: Record<string, number>; polls: number; swapped: boolean }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    stop: async () => {
+      Atomics.store(flag, 0, 1);
+      const r = await result;
+      await worker.terminate();
+      return r;
+    },
+  };
+}
+
+describe('the state directory and the unix socket: what the daemon trusts', () => {
+  const isRoot = process.getuid?.() === 0;
+
+  test('a state directory others can write is refused at start, with the fix', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-trust-'));
+    mkdirSync(join(dir, 'state'));
+    chmodSync(join(dir, 'state'), 0o777);
+    const d = spawnDaemon({}, dir);
+    t.after(() => d.stop());
+    assert.equal(await startOutcome(d), 2, d.output());
+    assert.match(
+      d.output(),
+      new RegExp(`${join(dir, 'state')} is writable by group and others \\(mode 0777\\); fix: chmod go-w ${join(dir, 'state')}`),
+    );
+    assert.ok(!existsSync(join(dir, 'state', TOKENS_FILE)), 'nothing was written into it');
+  });
+
+  test('a tokens.json owned by another user is refused at start', { skip: isRoot ? false : 'chown needs root' }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-trust-'));
+    TokenStore.openStateDir(join(dir, 'state'));
+    const tokens = join(dir, 'state', TOKENS_FILE);
+    chownSync(tokens, 65534, 65534);
+    const d = spawnDaemon({}, dir);
+    t.after(() => d.stop());
+    assert.equal(await startOutcome(d), 2, d.output());
+    assert.match(d.output(), new RegExp(`${tokens} is owned by uid 65534, not root; fix: chown root ${tokens}`));
+  });
+
+  test('the socket never appears with a mode wider than 0660 (5 starts, its path polled without pause)', async (t) => {
+    const seen: Record<string, number> = {};
+    let polls = 0;
+    for (let i = 0; i < 5; i++) {
+      const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-sock-'));
+      const watcher = watchPath(join(dir, 'vpnsvc.sock'), join(dir, 'state', JOURNAL_FILE));
+      const d = spawnDaemon({}, dir);
+      try {
+        await waitReady(d);
+      } finally {
+        const r = await watcher.stop();
+        await d.stop();
+        polls += r.polls;
+        for (const [mode, n] of Object.entries(r.modes)) seen[mode] = (seen[mode] ?? 0) + n;
+      }
+    }
+    t.diagnostic(`socket modes seen over ${polls} polls: ${JSON.stringify(seen)}`);
+    assert.deepEqual(Object.keys(seen), ['660']);
+  });
+
+  test('a symbolic link at the socket path is replaced, never followed; nor is one swapped in while it starts', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-sock-'));
+    const target = join(dir, 'precious');
+    writeFileSync(target, "not the daemon's\n", { mode: 0o600 });
+    chmodSync(target, 0o600);
+    const socket = join(dir, 'vpnsvc.sock');
+    symlinkSync(target, socket);
+    const d = spawnDaemon({}, dir, { keepDir: true });
+    t.after(() => d.stop());
+    await waitReady(d);
+    const st = lstatSync(socket);
+    assert.ok(st.isSocket(), 'the link was replaced by the socket');
+    assert.equal(st.mode & 0o777, 0o660);
+    assert.equal(statSync(target).mode & 0o777, 0o600, 'the target keeps its mode');
+    assert.equal(readFileSync(target, 'utf8'), "not the daemon's\n");
+    await d.stop();
+
+    // An attacker swaps a link in the moment the socket appears: nothing chmods through it.
+    for (let i = 0; i < 2; i++) {
+      const again = spawnDaemon({}, mkdtempSync(join(tmpdir(), 'vpnsvc-sock-')));
+      const watcher = watchPath(again.socket, join(again.dir, 'state', JOURNAL_FILE), target);
+      try {
+        assert.equal(await startOutcome(again), 'listening', again.output());
+        await new Promise((r) => setTimeout(r, 300));
+      } finally {
+        const r = await watcher.stop();
+        await again.stop();
+        assert.ok(r.swapped, 'the race was run');
+      }
+      assert.equal(statSync(target).mode & 0o777, 0o600, `start ${i + 1}: the target keeps its mode`);
+    }
+    rmSync(dir, { recursive: true, force: true });
   });
 });

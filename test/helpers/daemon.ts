@@ -5,12 +5,15 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseListen } from '../../src/config/config.js';
 import { projectRoot } from '../../src/config/project-root.js';
 
 export interface Daemon {
   child: ChildProcess;
   dir: string;
   socket: string;
+  /** Where it listens when VPNSVC_LISTEN is host:port (else on `socket`). */
+  tcp: { host: string; port: number } | undefined;
   output(): string;
   exited: Promise<number | null>;
   token(): string;
@@ -23,15 +26,29 @@ export interface SpawnOptions {
   prefix?: string[];
   /** Keep `dir` at stop, so a daemon started again on it has the same state and token. */
   keepDir?: boolean;
+  /** The daemon's RLIMIT_NOFILE, soft and hard (through prlimit, util-linux). */
+  nofile?: number;
+}
+
+/** host:port when the daemon is told to listen on TCP; a bad value is the daemon's to refuse. */
+function tcpListen(value: string | undefined): { host: string; port: number } | undefined {
+  try {
+    const listen = value === undefined ? undefined : parseListen(value);
+    return listen?.kind === 'tcp' ? { host: listen.host, port: listen.port } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function spawnDaemon(
   env: Record<string, string> = {},
   dir = mkdtempSync(join(tmpdir(), 'vpnsvc-daemon-')),
-  { prefix = [], keepDir = false }: SpawnOptions = {},
+  { prefix = [], keepDir = false, nofile }: SpawnOptions = {},
 ): Daemon {
   const socket = join(dir, 'vpnsvc.sock');
-  const command = [...prefix, process.execPath, '--import', 'tsx', join(projectRoot(), 'src/server.ts')];
+  const tcp = tcpListen(env.VPNSVC_LISTEN);
+  const limit = nofile === undefined ? [] : ['prlimit', `--nofile=${nofile}:${nofile}`, '--'];
+  const command = [...limit, ...prefix, process.execPath, '--import', 'tsx', join(projectRoot(), 'src/server.ts')];
   const child = spawn(command[0]!, command.slice(1), {
     cwd: projectRoot(),
     env: { ...process.env, VPNSVC_STATE_DIR: join(dir, 'state'), VPNSVC_LISTEN: `unix:${socket}`, ...env },
@@ -45,6 +62,7 @@ export function spawnDaemon(
     child,
     dir,
     socket,
+    tcp,
     exited,
     output: () => out,
     token: () => readFileSync(join(dir, 'state', 'admin.token'), 'utf8').trim(),
@@ -53,7 +71,7 @@ export function spawnDaemon(
         const payload = body === undefined ? undefined : JSON.stringify(body);
         const req = request(
           {
-            socketPath: socket,
+            ...(tcp ?? { socketPath: socket }),
             method,
             path,
             headers: {
@@ -84,7 +102,7 @@ export async function waitReady(daemon: Daemon, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (daemon.child.exitCode !== null) throw new Error(`daemon exited early:\n${daemon.output()}`);
-    if (existsSync(daemon.socket)) {
+    if (daemon.tcp || existsSync(daemon.socket)) {
       try {
         if ((await daemon.call('GET', '/health', undefined, '')).status === 200) return;
       } catch {

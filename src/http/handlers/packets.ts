@@ -49,7 +49,8 @@ function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: OperationRequest<'
   const framing: Framing = ws.protocol === FRAMING_BATCH ? FRAMING_BATCH : FRAMING_PACKET;
   let lease: StreamLease;
   try {
-    lease = vpnsvc.openStream(name, packetSocket(ws, request), framing, (why) => ws.close(1001, why));
+    // A close reason is at most 123 bytes; ws throws on a longer one.
+    lease = vpnsvc.openStream(name, packetSocket(ws, request), framing, (why) => ws.close(1001, why.slice(0, 120)));
   } catch (err) {
     // Lost a race with another client or a deinit between the checks and the upgrade.
     ws.close(1013, err instanceof VpnsvcError ? err.message.slice(0, 120) : 'stream unavailable');
@@ -79,9 +80,11 @@ function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: OperationRequest<'
       return;
     }
     alive = false;
-    ws.ping();
+    if (ws.readyState === ws.OPEN) ws.ping();
   }, STREAM_KEEPALIVE_MS);
   keepalive.unref();
+  // A reset or a protocol error: 'close' follows and does the cleanup.
+  ws.on('error', (err) => request.log.debug({ err, iface: name }, 'packet stream socket failed'));
   ws.on('close', (code: number) => {
     clearInterval(keepalive);
     lease.detach(`WebSocket closed with ${code}`);

@@ -3,17 +3,33 @@
  * catches up; WebSocket, SSE and JSON forms; counters; slow followers are cut off.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
-import { build, TOKENS } from '../../helpers/app.js';
-import { assertContract } from '../../helpers/contract.js';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import { FOLLOWER_CLOSE_GRACE_MS } from '../../../src/http/handlers/events.js';
+import { type Built, build, TOKENS, USER_RESOLV_CONF } from '../../helpers/app.js';
+import { assertContract, assertError } from '../../helpers/contract.js';
 import { sseEvents, sseFollow, wsFollow } from '../../helpers/follower.js';
 import { ip, kernelTestOptions, link } from '../../helpers/kernel.js';
 
-async function listening(t: Parameters<typeof build>[0]) {
-  const built = await build(t);
+/** build(t)'s environment (the file DNS backend on a scratch resolv.conf) plus follower settings. */
+function followerEnv(t: TestContext, settings: Record<string, string>): NodeJS.ProcessEnv {
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-events-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'resolv.conf'), USER_RESOLV_CONF);
+  return { VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: join(dir, 'resolv.conf'), ...settings };
+}
+
+async function listening(t: TestContext, settings?: Record<string, string>) {
+  const built = await build(t, settings ? { env: followerEnv(t, settings) } : {});
   await built.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = built.app.server.address() as { port: number };
-  return { ...built, base: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
+  return { ...built, port, base: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` };
 }
 
 const auth = { authorization: `Bearer ${TOKENS.admin}` };
@@ -193,6 +209,143 @@ describe('events forms and limits', () => {
     await sse.ended;
     assert.match(await sse.until(() => true), /event: daemon.stopping/);
     await app.close();
+  });
+});
+
+/** A raw client that sends its request and never reads: its socket stays paused. */
+function stalledFollower(port: number, kind: 'sse' | 'websocket'): Promise<Socket> {
+  const headers =
+    kind === 'sse'
+      ? 'Accept: text/event-stream\r\n'
+      : `Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n`;
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.pause();
+      socket.write(`GET /events HTTP/1.1\r\nHost: vpnsvc\r\nAuthorization: Bearer ${TOKENS.admin}\r\n${headers}\r\n`);
+      resolve(socket);
+    });
+    socket.on('error', reject);
+  });
+}
+
+async function until(what: string, pred: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+    await sleep(20);
+  }
+}
+
+/** 4 KB events straight onto the bus until `done`; returns how many it took. */
+async function flood(vpnsvc: Built['vpnsvc'], done: () => boolean): Promise<number> {
+  const payload = 'x'.repeat(4000);
+  let sent = 0;
+  for (; sent < 50_000 && !done(); sent++) {
+    vpnsvc.events.emit('interface.removed', { interface: 'vsev9', data: { index: 0, cleanupFailures: [payload] } });
+    if (sent % 200 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return sent;
+}
+
+/** A WebSocket upgrade the daemon refuses: its status and error body. */
+function refusedUpgrade(url: string, token: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    ws.once('open', () => reject(new Error('the upgrade was accepted')));
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    ws.once('error', () => undefined);
+  });
+}
+
+describe('followers end cleanly whatever the client does', () => {
+  const KEEPALIVE_MS = 50;
+
+  test('an SSE follower that stops reading is dropped, its connection destroyed, and the daemon outlives the keepalive ticks after', async (t) => {
+    const { app, vpnsvc, port, admin } = await listening(t, { VPNSVC_SSE_KEEPALIVE_MS: String(KEEPALIVE_MS) });
+    const baseline = vpnsvc.events.subscriberCount;
+    const client = await stalledFollower(port, 'sse');
+    t.after(() => client.destroy());
+    await until('the follower is admitted', () => app.followers.streams.size === 1);
+    const sent = await flood(vpnsvc, () => vpnsvc.events.subscriberCount === baseline);
+    assert.ok(sent < 50_000, 'the follower was cut off');
+    // Destroyed, not only ended: the daemon lets go while the client still reads nothing.
+    await until('the stream is gone', () => app.followers.count === 0 && app.followers.streams.size === 0);
+    // Keepalive ticks after the drop: a write to the ended stream would take this process down.
+    await sleep(KEEPALIVE_MS * 6);
+    const metrics = await admin.get('/metrics');
+    assert.match(metrics.text, /vpnsvc_event_followers_dropped_total\{transport="sse"\} 1\n/);
+    assert.match(metrics.text, /vpnsvc_event_followers 0\n/);
+    const closed = new Promise((r) => client.once('close', r));
+    client.on('data', () => undefined);
+    client.resume();
+    await closed;
+  });
+
+  test('a WebSocket follower that never reads its close frame loses its connection after the grace', async (t) => {
+    const { app, vpnsvc, port } = await listening(t);
+    const baseline = vpnsvc.events.subscriberCount;
+    const client = await stalledFollower(port, 'websocket');
+    t.after(() => client.destroy());
+    await until('the follower is admitted', () => app.followers.sockets.size === 1);
+    await flood(vpnsvc, () => vpnsvc.events.subscriberCount === baseline);
+    assert.equal(app.followers.count, 1, 'told to go (1013), it keeps its place for the grace');
+    await until(
+      'the socket is destroyed',
+      () => app.followers.count === 0 && app.followers.sockets.size === 0,
+      FOLLOWER_CLOSE_GRACE_MS * 3,
+    );
+  });
+
+  test('a keepalive keeps a quiet SSE stream moving', async (t) => {
+    const { base } = await listening(t, { VPNSVC_SSE_KEEPALIVE_MS: String(KEEPALIVE_MS) });
+    const sse = await sseFollow(`${base}/events`, auth);
+    t.after(() => sse.close());
+    const text = await sse.until((s) => s.split(': keepalive\n\n').length > 3);
+    assert.match(text, /^event: hello\n/);
+  });
+
+  test('caps per token and in total: 507 with the error body before any stream or upgrade; a place given back is taken again', async (t) => {
+    const { app, base, ws, request } = await listening(t, { VPNSVC_MAX_FOLLOWERS: '3', VPNSVC_MAX_FOLLOWERS_PER_TOKEN: '2' });
+    const first = await wsFollow(`${ws}/events`, TOKENS.admin);
+    const second = await sseFollow(`${base}/events`, auth);
+    t.after(() => second.close());
+
+    // A stream would never end: the timeout turns a missing cap into a failure, not a hang.
+    const sse = await request.get('/events').set(auth).set('accept', 'text/event-stream').timeout(3000);
+    assertError(sse, 507, 'VPNSVC_ERROR_OUT_OF_MEMORY', /token "admin" has 2 event followers.*VPNSVC_MAX_FOLLOWERS_PER_TOKEN/);
+    assertContract('followEvents', sse);
+    const upgrade = await refusedUpgrade(`${ws}/events`, TOKENS.admin);
+    assertError(upgrade, 507, 'VPNSVC_ERROR_OUT_OF_MEMORY', /VPNSVC_MAX_FOLLOWERS_PER_TOKEN/);
+    assert.equal((await request.get('/events').set(auth)).status, 200, 'the JSON backlog is always served');
+
+    const other = await wsFollow(`${ws}/events`, TOKENS.vpnservice);
+    t.after(() => other.close());
+    const total = await request
+      .get('/events')
+      .set('authorization', `Bearer ${TOKENS.internet}`)
+      .set('accept', 'text/event-stream')
+      .timeout(3000);
+    assertError(total, 507, 'VPNSVC_ERROR_OUT_OF_MEMORY', /3 event followers are connected.*VPNSVC_MAX_FOLLOWERS\)/);
+    assert.equal(app.followers.count, 3);
+
+    first.close();
+    await first.closed;
+    await until('the place is given back', () => app.followers.count === 2);
+    const again = await wsFollow(`${ws}/events`, TOKENS.internet);
+    t.after(() => again.close());
+    assert.equal((await again.until((m) => m.length >= 1))[0]!.type, 'hello');
+  });
+
+  test('HEAD in stream mode answers the headers and ends', async (t) => {
+    const { app, request } = await listening(t);
+    const res = await request.head('/events').set(auth).set('accept', 'text/event-stream').timeout(3000);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+    assert.equal(app.followers.count, 0);
   });
 });
 

@@ -92,7 +92,10 @@ test('a new secret in the admin token file is installed and in force within a fe
   writeFileSync(w.adminFile, 'short');
   await within('the refusal', WITHIN_MS, () => w.logged.some((l) => l.level === 'error'));
   // The rotation also rewrote tokens.json, whose own reload may be logged after the refusal.
-  assert.equal(w.logged.find((l) => l.level === 'error')?.msg, 'the admin token file changed but cannot be installed: the tokens in force stay');
+  assert.equal(
+    w.logged.find((l) => l.level === 'error')?.msg,
+    'the admin token file changed but cannot be installed: the tokens in force stay',
+  );
   assert.ok(!JSON.stringify(w.logged).includes(rotated), 'no secret in the log');
   assert.equal(w.store.verify(rotated)?.id, 'admin');
 });

@@ -1,8 +1,12 @@
-/** The one place where errors become HTTP: every error body is {error, code, message}. */
+/**
+ * The one place where errors become HTTP: every error body is {error, code, message}, with a
+ * status openapi.yaml declares. Messages never repeat a query string or a header value.
+ */
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../contract/api-types.js';
-import { type ErrorName, invalidParameter, noSuchFile, VpnsvcError } from '../errors/errors.js';
+import { type ErrorName, invalidParameter, VpnsvcError } from '../errors/errors.js';
 import { describeValidationError, mostSpecificError, ValidationFailure } from './validation.js';
 
 export const HTTP_STATUS: Record<ErrorName, number> = {
@@ -16,6 +20,12 @@ export const HTTP_STATUS: Record<ErrorName, number> = {
   VPNSVC_ERROR_OUT_OF_MEMORY: 507,
 };
 
+/**
+ * The router's bound on one path parameter (Fastify answers 414 past it): three times the
+ * longest parameter the spec allows (a search domain, 254), as percent-encoding may triple it.
+ */
+export const MAX_PARAM_LENGTH = 768;
+
 /** PERMISSION_DENIED for a request that brought no (known) credentials: 401, not 403. */
 export class Unauthenticated extends VpnsvcError {
   constructor(message: string) {
@@ -23,12 +33,52 @@ export class Unauthenticated extends VpnsvcError {
   }
 }
 
-export function sendError(reply: FastifyReply, err: VpnsvcError): FastifyReply {
-  const body: ErrorBody = { error: err.kind, code: err.code, message: err.message };
-  if (err instanceof Unauthenticated) {
-    return reply.code(401).header('www-authenticate', 'Bearer realm="vpnsvc"').send(body);
+/**
+ * A seed error answered with a status of HTTP's own (405, 408, 414, 415): the seed has no name
+ * for what went wrong at the HTTP level, so the name says the kind and the status keeps HTTP's
+ * meaning. README.md's "Errors" lists the pairs.
+ */
+export class HttpStatusError extends VpnsvcError {
+  constructor(
+    kind: ErrorName,
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(kind, message);
   }
-  return reply.code(HTTP_STATUS[err.kind]).send(body);
+}
+
+/** 405: `allow` is what the path has (empty when the target is no path of the spec). */
+export const methodNotAllowed = (method: string, path: string, allow: string[]): HttpStatusError =>
+  new HttpStatusError(
+    'VPNSVC_ERROR_INVALID_PARAMETER',
+    405,
+    allow.length > 0 ? `${method} is not a method of ${path}: it has ${allow.join(', ')}` : `${method} is not served`,
+    { allow: allow.join(', ') },
+  );
+
+export const unsupportedMediaType = (message: string): HttpStatusError =>
+  new HttpStatusError('VPNSVC_ERROR_INVALID_PARAMETER', 415, message);
+
+export const uriTooLong = (message: string): HttpStatusError => new HttpStatusError('VPNSVC_ERROR_INVALID_PARAMETER', 414, message);
+
+export const requestTimeout = (message: string): HttpStatusError => new HttpStatusError('VPNSVC_ERROR_TIMEOUT', 408, message);
+
+export function statusOf(err: VpnsvcError): number {
+  if (err instanceof HttpStatusError) return err.status;
+  if (err instanceof Unauthenticated) return 401;
+  return HTTP_STATUS[err.kind];
+}
+
+function bodyOf(err: VpnsvcError): ErrorBody {
+  return { error: err.kind, code: err.code, message: err.message };
+}
+
+export function sendError(reply: FastifyReply, err: VpnsvcError): FastifyReply {
+  if (err instanceof Unauthenticated) reply.header('www-authenticate', 'Bearer realm="vpnsvc"');
+  if (err instanceof HttpStatusError) reply.headers(err.headers);
+  return reply.code(statusOf(err)).send(bodyOf(err));
 }
 
 function toVpnsvcError(err: FastifyError, request: FastifyRequest): VpnsvcError {
@@ -41,7 +91,10 @@ function toVpnsvcError(err: FastifyError, request: FastifyRequest): VpnsvcError 
     const part = err.validationContext ?? 'request';
     return invalidParameter(first ? describeValidationError(part, first as never) : 'request validation failed');
   }
-  // Fastify's own client errors: malformed JSON, wrong content type, body too large.
+  // Fastify's own client errors: malformed JSON, body too large. Their messages name no value
+  // of the request, except the media type of FST_ERR_CTP_INVALID_MEDIA_TYPE.
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    return unsupportedMediaType('the request body has a media type this operation does not take');
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return invalidParameter(err.message);
   }
@@ -50,28 +103,59 @@ function toVpnsvcError(err: FastifyError, request: FastifyRequest): VpnsvcError 
 }
 
 /**
- * Requests Node's HTTP parser rejects never reach Fastify's handlers; they still get the one
- * error body rather than Fastify's default.
+ * Fastify's frameworkErrors: a path that is not valid percent-encoded UTF-8, or a parameter
+ * longer than MAX_PARAM_LENGTH. Fastify's own answers would quote the whole URL, query included.
+ */
+export function answerFrameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    sendError(reply, uriTooLong(`a path parameter is longer than ${MAX_PARAM_LENGTH} characters`));
+    return;
+  }
+  if (err.code === 'FST_ERR_BAD_URL') {
+    sendError(reply, invalidParameter('the path is not valid percent-encoded UTF-8'));
+    return;
+  }
+  sendError(reply, invalidParameter('the request could not be routed'));
+}
+
+/**
+ * Writes an error answer straight to a socket no ServerResponse owns (a request Node's parser
+ * refused, a CONNECT), then closes it once written: such a connection carries nothing more.
+ */
+export function writeRawError(socket: Duplex, err: VpnsvcError): void {
+  const status = statusOf(err);
+  const body = JSON.stringify(bodyOf(err));
+  const extra = err instanceof HttpStatusError ? Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`) : [];
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra.join('')}connection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
+}
+
+/**
+ * Requests Node's HTTP parser rejects, or whose headers or body did not arrive within the
+ * server's timeouts, never reach Fastify's handlers; they still get the one error body rather
+ * than Fastify's default. As Node itself does, nothing is written once the answer of a request
+ * on this connection has begun: that would corrupt it.
  */
 export function answerMalformedRequest(err: NodeJS.ErrnoException, socket: Duplex): void {
-  if (!socket.writable) {
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
-  const e = invalidParameter(`malformed HTTP request (${err.code ?? err.message})`);
-  const body = JSON.stringify({ error: e.kind, code: e.code, message: e.message } satisfies ErrorBody);
-  socket.end(
-    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  writeRawError(
+    socket,
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? requestTimeout('the request did not arrive in time')
+      : invalidParameter(`malformed HTTP request (${err.code ?? 'unparsable'})`),
   );
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const mapped = toVpnsvcError(err, request);
-    if (HTTP_STATUS[mapped.kind] >= 500) request.log.warn({ err: mapped }, mapped.message);
+    if (statusOf(mapped) >= 500) request.log.warn({ err: mapped }, mapped.message);
     return sendError(reply, mapped);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(reply, noSuchFile(`no such resource: ${request.method} ${request.url.split('?')[0]}`)),
-  );
 }

@@ -14,6 +14,86 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** A file holding the admin token (e.g. a Kubernetes Secret), installed at start. */
   adminTokenFile: string | undefined;
+  followers: FollowerLimits;
+  http: HttpLimits;
+}
+
+/** GET /events followers (WebSocket and SSE): how many at once, and the SSE keepalive period. */
+export interface FollowerLimits {
+  max: number;
+  maxPerToken: number;
+  sseKeepaliveMs: number;
+}
+
+export const DEFAULT_FOLLOWER_LIMITS: FollowerLimits = { max: 64, maxPerToken: 16, sseKeepaliveMs: 15_000 };
+
+const FOLLOWER_ENV = {
+  VPNSVC_MAX_FOLLOWERS: { type: 'integer', default: DEFAULT_FOLLOWER_LIMITS.max, minimum: 1, maximum: 10000 },
+  VPNSVC_MAX_FOLLOWERS_PER_TOKEN: { type: 'integer', default: DEFAULT_FOLLOWER_LIMITS.maxPerToken, minimum: 1, maximum: 10000 },
+  VPNSVC_SSE_KEEPALIVE_MS: { type: 'integer', default: DEFAULT_FOLLOWER_LIMITS.sseKeepaliveMs, minimum: 50, maximum: 600000 },
+} as const;
+
+interface FollowerEnv {
+  VPNSVC_MAX_FOLLOWERS: number;
+  VPNSVC_MAX_FOLLOWERS_PER_TOKEN: number;
+  VPNSVC_SSE_KEEPALIVE_MS: number;
+}
+
+/** Timeouts and connection limits of the HTTP server (README.md, "Timeouts and connection limits"). */
+export interface HttpLimits {
+  /** The request's headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** The whole request, headers and body, must arrive within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection on which nothing moves for this long is closed (long-lived responses excepted). */
+  connectionTimeoutMs: number;
+  /** 0: no limit. */
+  maxRequestsPerSocket: number;
+  maxConnections: number;
+  /** Connections that have not presented a valid token: at most this many, the oldest closed first. */
+  maxUnauthenticatedConnections: number;
+  /** A connection that has not presented a valid token within this is closed. */
+  authTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  connectionTimeoutMs: 60_000,
+  maxRequestsPerSocket: 1000,
+  maxConnections: 512,
+  maxUnauthenticatedConnections: 64,
+  authTimeoutMs: 10_000,
+};
+
+const HTTP_LIMITS_ENV = {
+  VPNSVC_HEADERS_TIMEOUT_MS: { type: 'integer', default: DEFAULT_HTTP_LIMITS.headersTimeoutMs, minimum: 100, maximum: 600000 },
+  VPNSVC_REQUEST_TIMEOUT_MS: { type: 'integer', default: DEFAULT_HTTP_LIMITS.requestTimeoutMs, minimum: 100, maximum: 3600000 },
+  VPNSVC_KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', default: DEFAULT_HTTP_LIMITS.keepAliveTimeoutMs, minimum: 100, maximum: 600000 },
+  VPNSVC_CONNECTION_TIMEOUT_MS: { type: 'integer', default: DEFAULT_HTTP_LIMITS.connectionTimeoutMs, minimum: 100, maximum: 3600000 },
+  VPNSVC_MAX_REQUESTS_PER_SOCKET: { type: 'integer', default: DEFAULT_HTTP_LIMITS.maxRequestsPerSocket, minimum: 0, maximum: 1000000 },
+  VPNSVC_MAX_CONNECTIONS: { type: 'integer', default: DEFAULT_HTTP_LIMITS.maxConnections, minimum: 2, maximum: 1000000 },
+  VPNSVC_MAX_UNAUTHENTICATED_CONNECTIONS: {
+    type: 'integer',
+    default: DEFAULT_HTTP_LIMITS.maxUnauthenticatedConnections,
+    minimum: 1,
+    maximum: 1000000,
+  },
+  VPNSVC_AUTH_TIMEOUT_MS: { type: 'integer', default: DEFAULT_HTTP_LIMITS.authTimeoutMs, minimum: 100, maximum: 600000 },
+} as const;
+
+interface HttpLimitsEnv {
+  VPNSVC_HEADERS_TIMEOUT_MS: number;
+  VPNSVC_REQUEST_TIMEOUT_MS: number;
+  VPNSVC_KEEP_ALIVE_TIMEOUT_MS: number;
+  VPNSVC_CONNECTION_TIMEOUT_MS: number;
+  VPNSVC_MAX_REQUESTS_PER_SOCKET: number;
+  VPNSVC_MAX_CONNECTIONS: number;
+  VPNSVC_MAX_UNAUTHENTICATED_CONNECTIONS: number;
+  VPNSVC_AUTH_TIMEOUT_MS: number;
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -36,10 +116,12 @@ const ENV_SCHEMA = {
     VPNSVC_TLS_KEY: { type: 'string', pattern: '^/' },
     VPNSVC_SHUTDOWN_TIMEOUT_MS: { type: 'integer', default: DEFAULT_SHUTDOWN_TIMEOUT_MS, minimum: 100, maximum: 600000 },
     VPNSVC_ADMIN_TOKEN_FILE: { type: 'string', pattern: '^/' },
+    ...FOLLOWER_ENV,
+    ...HTTP_LIMITS_ENV,
   },
 } as const;
 
-interface RawEnv {
+interface RawEnv extends FollowerEnv, HttpLimitsEnv {
   VPNSVC_LISTEN: string;
   VPNSVC_STATE_DIR: string;
   VPNSVC_LOG_LEVEL: string;
@@ -82,5 +164,56 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tls: raw.VPNSVC_TLS_CERT && raw.VPNSVC_TLS_KEY ? { certFile: raw.VPNSVC_TLS_CERT, keyFile: raw.VPNSVC_TLS_KEY } : undefined,
     shutdownTimeoutMs: raw.VPNSVC_SHUTDOWN_TIMEOUT_MS,
     adminTokenFile: raw.VPNSVC_ADMIN_TOKEN_FILE,
+    followers: followerLimitsOf(raw),
+    http: httpLimitsOf(raw),
   };
+}
+
+function followerLimitsOf(raw: FollowerEnv): FollowerLimits {
+  return { max: raw.VPNSVC_MAX_FOLLOWERS, maxPerToken: raw.VPNSVC_MAX_FOLLOWERS_PER_TOKEN, sseKeepaliveMs: raw.VPNSVC_SSE_KEEPALIVE_MS };
+}
+
+/** The follower settings alone, for the composition root (which gets the environment, not a Config). */
+export function followerLimits(env: NodeJS.ProcessEnv = process.env): FollowerLimits {
+  try {
+    return followerLimitsOf(envSchema<FollowerEnv>({ schema: { type: 'object', properties: FOLLOWER_ENV }, data: env, dotenv: false }));
+  } catch (err) {
+    throw new Error(`invalid configuration: ${(err as Error).message}`);
+  }
+}
+
+function httpLimitsOf(raw: HttpLimitsEnv): HttpLimits {
+  const limits: HttpLimits = {
+    headersTimeoutMs: raw.VPNSVC_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: raw.VPNSVC_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: raw.VPNSVC_KEEP_ALIVE_TIMEOUT_MS,
+    connectionTimeoutMs: raw.VPNSVC_CONNECTION_TIMEOUT_MS,
+    maxRequestsPerSocket: raw.VPNSVC_MAX_REQUESTS_PER_SOCKET,
+    maxConnections: raw.VPNSVC_MAX_CONNECTIONS,
+    maxUnauthenticatedConnections: raw.VPNSVC_MAX_UNAUTHENTICATED_CONNECTIONS,
+    authTimeoutMs: raw.VPNSVC_AUTH_TIMEOUT_MS,
+  };
+  // Node refuses a headers timeout longer than the request timeout.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new Error(
+      `invalid configuration: VPNSVC_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}) must not exceed VPNSVC_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`,
+    );
+  }
+  if (limits.maxUnauthenticatedConnections >= limits.maxConnections) {
+    throw new Error(
+      `invalid configuration: VPNSVC_MAX_UNAUTHENTICATED_CONNECTIONS (${limits.maxUnauthenticatedConnections}) must be below VPNSVC_MAX_CONNECTIONS (${limits.maxConnections}), or connections without a token could take them all`,
+    );
+  }
+  return limits;
+}
+
+/** The HTTP limits alone, for the composition root (which gets the environment, not a Config). */
+export function httpLimits(env: NodeJS.ProcessEnv = process.env): HttpLimits {
+  let raw: HttpLimitsEnv;
+  try {
+    raw = envSchema<HttpLimitsEnv>({ schema: { type: 'object', properties: HTTP_LIMITS_ENV }, data: env, dotenv: false });
+  } catch (err) {
+    throw new Error(`invalid configuration: ${(err as Error).message}`);
+  }
+  return httpLimitsOf(raw);
 }

@@ -13,9 +13,10 @@ import { DataPlane } from '../dataplane/data-plane.js';
 import { type Framing, MAX_PACKET } from '../dataplane/framing.js';
 import { MAX_READ_WAIT_MS, type PacketChannel, type PacketSocket, type PacketStream } from '../dataplane/packet-channel.js';
 import { EBUSY } from '../errors/errno.js';
-import { errnoName, invalidParameter, ioError, noSuchFile, notSupported } from '../errors/errors.js';
+import { errnoName, invalidParameter, ioError, noSuchFile, notSupported, permissionDenied } from '../errors/errors.js';
 import { readLinkStats } from '../system/link-stats.js';
 import * as native from '../system/native.js';
+import { networkNamespaceOf, processIdentity } from '../system/process-identity.js';
 import type { ResolverBackend } from '../system/resolver/types.js';
 import { type TunHandle, tunHandle } from '../system/tun.js';
 import { DnsSettings, resolverCall } from './dns.js';
@@ -66,6 +67,37 @@ function routesEvent(routes: readonly Route[]): EventData<'route.added' | 'route
     routes: routes.slice(0, EVENT_ROUTES_MAX),
     ...(routes.length > EVENT_ROUTES_MAX && { truncated: true }),
   };
+}
+
+/**
+ * Who asks for vpnsvc_protect: a unix-socket peer with the uid the kernel vouches for
+ * (SO_PEERCRED), or a remote caller (TCP), whom the HTTP layer admits only with a token
+ * carrying the `protect` privilege.
+ */
+export type ProtectCaller = { uid: number } | { remote: true };
+
+/**
+ * Refuses what a caller may not protect: the daemon itself (its listener bound to a device
+ * would cut the API off while the process stays alive), another user's process (root, or a
+ * remote caller holding `protect`, may protect any), a process in another network namespace.
+ * Ownership is the rule ptrace uses: the real, effective and saved uid are all the caller's,
+ * so a set-user-ID program the caller started is not the caller's.
+ */
+function checkProtectTarget(pid: number, caller: ProtectCaller): void {
+  const self = `pid ${pid} is the vpnsvc daemon itself: its own sockets are never protected`;
+  if (pid === process.pid) throw permissionDenied(self);
+  const target = processIdentity(pid);
+  if (target.tgid === process.pid) throw permissionDenied(self);
+  const owners = target.uids.slice(0, 3);
+  if ('uid' in caller && caller.uid !== 0 && !owners.every((uid) => uid === caller.uid)) {
+    throw permissionDenied(
+      `uid ${caller.uid} may not protect the sockets of pid ${pid} (uid ${owners.join('/')}): only root or the process's owner may`,
+    );
+  }
+  const daemonNetns = networkNamespaceOf('self');
+  if (target.netns !== daemonNetns) {
+    throw permissionDenied(`pid ${pid} is in another network namespace (${target.netns}) than the daemon (${daemonNetns})`);
+  }
 }
 
 export class Vpnsvc {
@@ -149,11 +181,24 @@ export class Vpnsvc {
 
   // ---- vpnsvc_protect ---------------------------------------------------------------------------
 
-  /** vpnsvc_protect: SO_BINDTODEVICE on socket `fd` of process `pid`, so it bypasses the VPN's routes. */
-  protect(pid: number, fd: number, ifname: string): void {
+  /**
+   * vpnsvc_protect: SO_BINDTODEVICE on socket `fd` of process `pid`, so it bypasses the VPN's
+   * routes. Only for a caller entitled to the process (see checkProtectTarget); the socket must
+   * live in the daemon's network namespace, and the daemon's own sockets are never taken.
+   */
+  protect(pid: number, fd: number, ifname: string, caller: ProtectCaller): void {
     checkInterfaceName(ifname);
-    native.protectSocket(pid, fd, ifname);
+    native.protectSocket(pid, fd, ifname, () => checkProtectTarget(pid, caller));
     this.events.emit('socket.protected', { interface: ifname, data: { pid, fd, interface: ifname } });
+  }
+
+  /**
+   * Who is behind connection `connectionFd` (the daemon's end of an accepted socket): the uid the
+   * kernel recorded for a unix-socket peer, else (TCP, or no fd) a remote caller.
+   */
+  callerOf(connectionFd: number | undefined): ProtectCaller {
+    const peer = connectionFd === undefined ? undefined : native.peerCredentials(connectionFd);
+    return peer ? { uid: peer.uid } : { remote: true };
   }
 
   // ---- vpnsvc_read / vpnsvc_write -------------------------------------------------------------
@@ -380,6 +425,7 @@ export class Vpnsvc {
     const described = this.resolver.describe();
     return {
       backend: this.resolver.name,
+      leakProtection: this.resolver.leakProtection({ servers, domains }),
       resolvConf: typeof described.path === 'string' ? described.path : null,
       interface: this.active?.name ?? null,
       servers: [...servers],

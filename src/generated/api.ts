@@ -391,8 +391,20 @@ export interface paths {
          *     daemon's PID namespace): its traffic then leaves by that interface, whatever routes the
          *     VPN installed. The daemon takes the socket with pidfd_open + pidfd_getfd and closes its
          *     copy; no fd passing is needed. Protect a socket before it connects: a TCP connection
-         *     already made keeps its route. 404: no such process. 400: no such fd, not a socket, no
-         *     such interface. 403: the daemon may not take the process's fds (ptrace rights).
+         *     already made keeps its route.
+         *
+         *     Only for a caller entitled to the process. Over the unix socket the daemon reads the
+         *     caller's uid from the kernel (SO_PEERCRED): root may protect any process, another user
+         *     only its own (real, effective and saved uid all the caller's), and the token needs
+         *     `vpnservice` and `internet`; `protect` is not needed there. Over TCP the caller cannot
+         *     be identified, so the token also needs `protect`. Whoever calls, the process must be
+         *     in the daemon's network namespace (and so must the socket), and the daemon's own pid
+         *     is refused.
+         *
+         *     404: no such process. 400: no such fd, not a socket, no such interface. 403: a token
+         *     without a needed privilege; a process of another user; a process or socket in
+         *     another network namespace; the daemon's own pid; the daemon may not take the
+         *     process's fds (ptrace rights).
          */
         post: operations["protectSocket"];
         delete?: never;
@@ -761,6 +773,18 @@ export interface components {
              * @enum {string}
              */
             backend: "resolved" | "resolvconf" | "file";
+            /**
+             * @description How far the VPN's servers keep DNS queries from the LAN's, as the resolver has it now.
+             *     `exclusive`: the resolver lists no server but the VPN's (resolvconf as openresolv with
+             *     its exclusive record; the file backend on a file with no nameserver of the user's).
+             *     `routing-domain`: systemd-resolved with the routing domain `~.` on the VPN link sends
+             *     every query there. `fallback`: the VPN's servers come first and the LAN's stay listed
+             *     after them, so queries the VPN's servers do not answer go to the LAN (the file
+             *     backend, Debian's resolvconf). `none`: the LAN's servers get queries too (the VPN has
+             *     no server, or systemd-resolved without `~.`).
+             * @enum {string}
+             */
+            leakProtection: "exclusive" | "routing-domain" | "fallback" | "none";
             /** @description The file the file backend manages; null for the other backends. */
             resolvConf: string | null;
             /** @description The VPN interface the settings belong to; null when none is active. */
@@ -1120,7 +1144,11 @@ export interface components {
         };
     };
     responses: {
-        /** @description VPNSVC_ERROR_INVALID_PARAMETER (-22). A bad value, an unknown field, a malformed body. */
+        /**
+         * @description VPNSVC_ERROR_INVALID_PARAMETER (-22). A bad value, an unknown field, a malformed body;
+         *     or a request HTTP refuses: a path that is not valid percent-encoded UTF-8, an HTTP/1.1
+         *     request without Host, a request the HTTP parser cannot read (headers over 16 KiB).
+         */
         InvalidParameter: {
             headers: {
                 [name: string]: unknown;
@@ -1183,6 +1211,56 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /**
+         * @description VPNSVC_ERROR_INVALID_PARAMETER (-22). The path has no such method. OPTIONS and CONNECT
+         *     get this answer too: vpnsvc serves no CORS preflight and is no proxy.
+         */
+        MethodNotAllowed: {
+            headers: {
+                /** @description The methods of the path, HEAD beside GET, e.g. `GET, HEAD, POST`. */
+                Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description VPNSVC_ERROR_TIMEOUT (-1073741823). The request's headers or body did not arrive within the server's timeouts; the connection is closed. */
+        RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description VPNSVC_ERROR_INVALID_PARAMETER (-22). A path parameter is longer than 768 characters (three times the longest the schemas allow, for percent-encoding). */
+        UriTooLong: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description VPNSVC_ERROR_INVALID_PARAMETER (-22). The body's media type is not one the operation takes, or the operation takes no body; the message names what it takes. */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description VPNSVC_ERROR_IPC_FAILED (-30081022). The daemon is shutting down. */
+        ServiceUnavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
     };
     parameters: {
         /** @description The interface name (the handle). */
@@ -1212,8 +1290,13 @@ export interface operations {
                     "application/json": components["schemas"]["Interface"][];
                 };
             };
+            400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     createInterface: {
@@ -1241,8 +1324,12 @@ export interface operations {
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getInterface: {
@@ -1269,7 +1356,12 @@ export interface operations {
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     deleteInterface: {
@@ -1295,7 +1387,12 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     updateInterface: {
@@ -1327,8 +1424,13 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     applyInterfaceSettings: {
@@ -1356,8 +1458,13 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getSession: {
@@ -1378,9 +1485,14 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
+            400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     setSession: {
@@ -1409,7 +1521,11 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getFeatures: {
@@ -1430,7 +1546,12 @@ export interface operations {
                     "application/json": components["schemas"]["Features"];
                 };
             };
+            400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getHealth: {
@@ -1451,6 +1572,11 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["InvalidParameter"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getOpenapi: {
@@ -1471,6 +1597,11 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
+            400: components["responses"]["InvalidParameter"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     listRoutes: {
@@ -1491,10 +1622,15 @@ export interface operations {
                     "application/json": components["schemas"]["RouteList"];
                 };
             };
+            400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     addRoutes: {
@@ -1523,8 +1659,12 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     removeRoutes: {
@@ -1551,8 +1691,12 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     removeRoute: {
@@ -1579,8 +1723,13 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getDns: {
@@ -1601,7 +1750,12 @@ export interface operations {
                     "application/json": components["schemas"]["Dns"];
                 };
             };
+            400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     addDnsServer: {
@@ -1630,8 +1784,12 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     removeDnsServer: {
@@ -1656,8 +1814,13 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     addSearchDomain: {
@@ -1686,8 +1849,12 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     removeSearchDomain: {
@@ -1712,8 +1879,13 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getFirewall: {
@@ -1734,9 +1906,14 @@ export interface operations {
                     "application/json": components["schemas"]["FirewallState"];
                 };
             };
+            400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     blockNetworks: {
@@ -1765,8 +1942,12 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     unblockNetworks: {
@@ -1785,10 +1966,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     protectSocket: {
@@ -1815,7 +2001,11 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     readPacket: {
@@ -1846,8 +2036,13 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
             504: components["responses"]["Timeout"];
         };
     };
@@ -1880,8 +2075,13 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     openPacketStream: {
@@ -1907,8 +2107,13 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     followEvents: {
@@ -1929,6 +2134,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Switched to the WebSocket follower. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The backlog (JSON) or the event stream (SSE). */
             200: {
                 headers: {
@@ -1941,6 +2153,19 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+            /** @description VPNSVC_ERROR_OUT_OF_MEMORY (-12). As many followers (WebSocket or SSE) as the daemon allows are connected, in total (VPNSVC_MAX_FOLLOWERS) or for this token (VPNSVC_MAX_FOLLOWERS_PER_TOKEN); answered before any upgrade or stream. The JSON backlog is always served. */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getMetrics: {
@@ -1961,7 +2186,12 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
 }

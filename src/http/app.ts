@@ -8,16 +8,19 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import type { ValidateFunction } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type preSerializationAsyncHookHandler } from 'fastify';
+import { DEFAULT_HTTP_LIMITS, type FollowerLimits, type HttpLimits } from '../config/config.js';
 import { withReason } from '../engine/events.js';
 import type { Vpnsvc } from '../engine/vpnsvc.js';
 import { VpnsvcError } from '../errors/errors.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { requirePrivileges } from './auth.js';
 import type { AnyHandler, HostFacts } from './context.js';
-import { answerMalformedRequest, installErrorHandling } from './error-handler.js';
+import { answerFrameworkError, answerMalformedRequest, installErrorHandling, MAX_PARAM_LENGTH } from './error-handler.js';
 import { allHandlers } from './handlers/index.js';
 import { selectStreamProtocol } from './handlers/packets.js';
+import connectionLimitsPlugin from './plugins/connection-limits.js';
 import followersPlugin from './plugins/followers.js';
+import httpContractPlugin from './plugins/http-contract.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestContextPlugin, { apiReason, requestIdOptions } from './plugins/request-context.js';
 import vpnsvcPlugin from './plugins/vpnsvc.js';
@@ -38,6 +41,30 @@ export interface AppOptions {
    * a mismatch is a 500 that names it. For tests: fast-json-stringify would hide it.
    */
   checkResponses?: boolean;
+  /** Timeouts and connection limits (default: DEFAULT_HTTP_LIMITS). */
+  httpLimits?: HttpLimits;
+  /** Caps on GET /events followers and the SSE keepalive (default: DEFAULT_FOLLOWER_LIMITS). */
+  followers?: FollowerLimits;
+}
+
+/**
+ * The server's timeouts. Node's own options go to its constructor (it checks headers and request
+ * timeouts every connectionsCheckingInterval, 30 s unless told); Fastify sets the others.
+ */
+function serverOptions(limits: HttpLimits, https: AppOptions['https']) {
+  const node = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  };
+  return {
+    ...(https ? { https: { ...https, ...node } } : { http: node }),
+    connectionTimeout: limits.connectionTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
+  };
 }
 
 /** A preSerialization hook that refuses a body the operation's response schema does not allow. */
@@ -66,13 +93,18 @@ export async function buildApp({
   loggerInstance,
   https,
   checkResponses,
+  httpLimits = DEFAULT_HTTP_LIMITS,
+  followers,
 }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...requestIdOptions,
     ...(loggerInstance ? { loggerInstance } : { logger: false }),
-    ...(https ? { https } : {}),
-    return503OnClosing: true,
+    ...serverOptions(httpLimits, https),
+    // The http-contract plugin answers requests that come while closing, with the one error body.
+    return503OnClosing: false,
     clientErrorHandler: answerMalformedRequest,
+    frameworkErrors: answerFrameworkError,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler(spec.componentSchemas));
   app.setSerializerCompiler(serializerCompiler(spec.componentSchemas));
@@ -88,6 +120,7 @@ export async function buildApp({
   // One IP packet per body (POST /interfaces/{name}/packets).
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 65535 }, (_request, body, done) => done(null, body));
 
+  await app.register(connectionLimitsPlugin, httpLimits);
   // permessage-deflate stays off: packets are already dense and compression costs CPU per packet.
   await app.register(fastifyWebsocket, {
     options: { perMessageDeflate: false, maxPayload: 1 << 20, handleProtocols: selectStreamProtocol },
@@ -95,8 +128,9 @@ export async function buildApp({
   await app.register(fastifySwagger, { mode: 'static', specification: { document: spec.document as never } });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(vpnsvcPlugin, { vpnsvc, spec, host });
+  await app.register(httpContractPlugin);
   await app.register(requestContextPlugin);
-  await app.register(followersPlugin);
+  await app.register(followersPlugin, followers ? { limits: followers } : {});
   await app.register(metricsPlugin);
 
   // Typed per operation; here they are paired with operations by operationId at run time.

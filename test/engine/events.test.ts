@@ -3,11 +3,12 @@
  * schema openapi.yaml gives its type, and every type the spec lists is emitted by something.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -21,6 +22,14 @@ import { PacketSocketStub } from '../helpers/fake-tun.js';
 import { wsFollow } from '../helpers/follower.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
 import { privateNft } from '../helpers/private-nft.js';
+
+/** A child process holding a listening socket: its pid and the socket's fd. */
+async function socketHolder(): Promise<{ pid: number; fd: number; stop(): void }> {
+  const code = "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => console.log(s._handle.fd))";
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
+  return { pid: child.pid ?? 0, fd: Number(line), stop: () => child.kill('SIGKILL') };
+}
 
 const tick = (bus: EventBus) => bus.emit('firewall.unblocked', { data: {} });
 
@@ -190,13 +199,12 @@ describe('the engine', kernelTestOptions(), () => {
       originalInterface: ORIGINAL,
     });
     await vpnsvc.unblockNetworks();
-    // A socket of this very process will do.
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    // A socket of another process (the daemon's own are never protected), protected by root.
+    const holder = await socketHolder();
     try {
-      vpnsvc.protect(process.pid, (server as unknown as { _handle: { fd: number } })._handle.fd, ORIGINAL);
+      vpnsvc.protect(holder.pid, holder.fd, ORIGINAL, { uid: 0 });
     } finally {
-      server.close();
+      holder.stop();
     }
     const lease = vpnsvc.openStream(name, new PacketSocketStub(), FRAMING_BATCH, () => undefined);
     lease.detach('the test is done with it');

@@ -4,12 +4,14 @@
  * from the kernel (`ip -j`, /proc), not from the facade's memory; every call's events are checked.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, type TestContext, test } from 'node:test';
+import { createInterface } from 'node:readline';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FRAMING_BATCH } from '../../src/dataplane/framing.js';
 import { type VpnEvent, withReason } from '../../src/engine/events.js';
@@ -51,6 +53,53 @@ function isError(kind: ErrorName, message?: RegExp) {
     assert.equal(err.kind, kind);
     if (message) assert.match(err.message, message);
     return true;
+  };
+}
+
+interface HolderOptions {
+  /** the command it runs under (another network namespace) */
+  prefix?: string[];
+  uid?: number;
+  /** a network namespace to move to once the socket is made */
+  enter?: string;
+}
+
+interface Holder {
+  pid: number;
+  fd: number;
+  /** the socket's SO_BINDTODEVICE as the kernel reports it ('' when unbound) */
+  boundTo(): Promise<string>;
+  stop(): void;
+}
+
+const HOLDER = `
+import ctypes, os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if len(sys.argv) > 1:
+    ns = os.open(sys.argv[1], os.O_RDONLY)
+    if ctypes.CDLL(None, use_errno=True).setns(ns, 0x40000000) != 0:
+        sys.exit('setns failed')
+print(os.getpid(), s.fileno(), flush=True)
+for line in sys.stdin:
+    print(s.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16).rstrip(b'\\0').decode(), flush=True)
+`;
+
+/** Another process holding a UDP socket, answering what the socket is bound to. */
+async function socketHolder({ prefix = [], uid, enter }: HolderOptions = {}): Promise<Holder> {
+  const argv = [...prefix, 'python3', '-c', HOLDER, ...(enter ? [enter] : [])];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], ...(uid !== undefined && { uid, gid: uid }) });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const [pid, fd] = String((await lines.next()).value)
+    .split(' ')
+    .map(Number) as [number, number];
+  return {
+    pid,
+    fd,
+    boundTo: async () => {
+      child.stdin.write('?\n');
+      return String((await lines.next()).value);
+    },
+    stop: () => child.kill('SIGKILL'),
   };
 }
 
@@ -559,7 +608,14 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       events.length = 0;
 
       const view = await vpnsvc.addDnsServer('FD00:180::0053');
-      assert.deepEqual(view, { backend: 'file', resolvConf, interface: 'vsu0', servers: ['fd00:180::53'], domains: [] });
+      assert.deepEqual(view, {
+        backend: 'file',
+        leakProtection: 'fallback',
+        resolvConf,
+        interface: 'vsu0',
+        servers: ['fd00:180::53'],
+        domains: [],
+      });
       await vpnsvc.addDnsServer('10.180.0.53', 'vsu0');
       const written = readFileSync(resolvConf, 'utf8');
       assert.match(
@@ -618,6 +674,112 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
     }
     assert.notEqual(target, '/dev/net/tun', 'the fd is closed');
     assert.equal(events.length, 1, 'reported once');
+  });
+
+  describe('vpnsvc_protect', () => {
+    const other = `vsu-prot-${process.pid}`;
+    const holders: Holder[] = [];
+    before(() => ip('netns', 'add', other));
+    after(() => {
+      for (const h of holders) h.stop();
+      ip('netns', 'delete', other);
+    });
+    const hold = async (opts: HolderOptions = {}): Promise<Holder> => {
+      const h = await socketHolder(opts);
+      holders.push(h);
+      return h;
+    };
+    const ROOT = { uid: 0 } as const;
+    const NOBODY = { uid: 65534 } as const;
+
+    test('refuses a bad interface name before touching any socket', async (t) => {
+      const { vpnsvc } = await house(t);
+      const h = await hold();
+      assert.throws(
+        () => vpnsvc.protect(h.pid, h.fd, '-lo', ROOT),
+        isError('VPNSVC_ERROR_INVALID_PARAMETER', /interface name "-lo" is invalid/),
+      );
+      assert.equal(await h.boundTo(), '');
+    });
+
+    test('root and a remote caller (a token with protect) may protect any process; the kernel has the binding', async (t) => {
+      const { vpnsvc, events } = await house(t);
+      for (const caller of [ROOT, { remote: true } as const]) {
+        const h = await hold({ uid: 65534 });
+        vpnsvc.protect(h.pid, h.fd, 'lo', caller);
+        assert.equal(await h.boundTo(), 'lo', JSON.stringify(caller));
+      }
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['socket.protected', 'socket.protected'],
+      );
+    });
+
+    test('another user may protect only its own processes', async (t) => {
+      const { vpnsvc, events } = await house(t);
+      const roots = await hold();
+      assert.throws(
+        () => vpnsvc.protect(roots.pid, roots.fd, 'lo', NOBODY),
+        isError('VPNSVC_ERROR_PERMISSION_DENIED', new RegExp(`uid 65534 may not protect the sockets of pid ${roots.pid} \\(uid 0/0/0\\)`)),
+      );
+      assert.equal(await roots.boundTo(), '', 'root’s socket is left as it was');
+      const own = await hold({ uid: 65534 });
+      vpnsvc.protect(own.pid, own.fd, 'lo', NOBODY);
+      assert.equal(await own.boundTo(), 'lo');
+      assert.equal(events.length, 1, 'one protect, one event');
+    });
+
+    test('the daemon’s own pid is refused, whoever asks', async (t) => {
+      const { vpnsvc } = await house(t);
+      const listener = createServer();
+      await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+      t.after(() => listener.close());
+      const fd = (listener as unknown as { _handle: { fd: number } })._handle.fd;
+      for (const caller of [ROOT, { remote: true } as const]) {
+        assert.throws(
+          () => vpnsvc.protect(process.pid, fd, 'lo', caller),
+          isError('VPNSVC_ERROR_PERMISSION_DENIED', /the vpnsvc daemon itself/),
+        );
+      }
+    });
+
+    test('a process in another network namespace is refused, and so is a socket made in one', async (t) => {
+      const { vpnsvc } = await house(t);
+      const elsewhere = await hold({ prefix: ['ip', 'netns', 'exec', other] });
+      assert.throws(
+        () => vpnsvc.protect(elsewhere.pid, elsewhere.fd, 'lo', ROOT),
+        isError('VPNSVC_ERROR_PERMISSION_DENIED', /is in another network namespace \(net:\[\d+\]\) than the daemon/),
+      );
+      assert.equal(await elsewhere.boundTo(), '');
+      // made in the other namespace, held by a process that then came back to the daemon's
+      const carried = await hold({ prefix: ['ip', 'netns', 'exec', other], enter: `/proc/${process.pid}/ns/net` });
+      assert.throws(
+        () => vpnsvc.protect(carried.pid, carried.fd, 'lo', ROOT),
+        isError('VPNSVC_ERROR_PERMISSION_DENIED', /the socket belongs to another network namespace than the daemon's \(EXDEV\)/),
+      );
+      assert.equal(await carried.boundTo(), '');
+    });
+
+    test('callerOf: a unix-socket peer is its uid (this test runs as root); TCP or no fd is remote', async (t) => {
+      const { vpnsvc } = await house(t);
+      const dir = mkdtempSync(join(tmpdir(), 'vsu-peer-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const fdOf = (s: unknown) => (s as { _handle: { fd: number } })._handle.fd;
+      for (const listen of [{ path: join(dir, 'peer.sock') }, { host: '127.0.0.1', port: 0 }]) {
+        const server = createServer();
+        const accepted = new Promise<Socket>((r) => server.once('connection', r));
+        await new Promise<void>((r) => server.listen(listen, r));
+        const addr = server.address();
+        const client = typeof addr === 'string' ? connect(addr) : connect((addr as AddressInfo).port, '127.0.0.1');
+        const conn = await accepted;
+        const caller = vpnsvc.callerOf(fdOf(conn));
+        assert.deepEqual(caller, 'path' in listen ? { uid: 0 } : { remote: true });
+        client.destroy();
+        conn.destroy();
+        await new Promise((r) => server.close(r));
+      }
+      assert.deepEqual(vpnsvc.callerOf(undefined), { remote: true });
+    });
   });
 
   describe('vpnsvc_read / vpnsvc_write', () => {

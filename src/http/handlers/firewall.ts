@@ -1,5 +1,6 @@
 /** /firewall and /protect: vpnsvc_block_networks, vpnsvc_unblock_networks, vpnsvc_protect. */
 import type { FastifyInstance } from 'fastify';
+import { callerOf } from '../auth.js';
 import type { Handlers } from '../context.js';
 
 export function firewallHandlers({
@@ -14,7 +15,8 @@ export function firewallHandlers({
     },
     protectSocket: async (request, reply) => {
       const { pid, fd, interface: ifname } = request.body;
-      vpnsvc.protect(pid, fd, ifname);
+      // the engine decides whether this caller may reach the process
+      vpnsvc.protect(pid, fd, ifname, callerOf(request));
       return reply.code(204).send();
     },
   };

@@ -28,7 +28,14 @@ describe('DNS with the file backend', kernelTestOptions(), () => {
     const { admin, resolvConf } = await build(t);
     const dns = await admin.get('/dns').expect(200);
     assertContract('getDns', dns);
-    assert.deepEqual(dns.body, { backend: 'file', resolvConf: resolvConf, interface: null, servers: [], domains: [] });
+    assert.deepEqual(dns.body, {
+      backend: 'file',
+      leakProtection: 'none',
+      resolvConf: resolvConf,
+      interface: null,
+      servers: [],
+      domains: [],
+    });
     const features = await admin.get('/features').expect(200);
     assert.equal(features.body.dnsBackend, 'file');
   });

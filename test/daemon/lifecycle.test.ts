@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -31,16 +31,9 @@ import { TOKENS_FILE, TokenStore } from '../../src/tokens/token-store.js';
 import { type Daemon, spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { sseFollow, wsFollow } from '../helpers/follower.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
+import { freePort, selfSignedCert } from '../helpers/net.js';
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** The daemon's log as JSON objects (one per line). */
 function logLines(d: Daemon): Record<string, any>[] {
@@ -71,27 +64,7 @@ function cliBin(args: string[], env: Record<string, string>) {
 
 test('TLS: HTTPS and WSS with a certificate made in the test; plain HTTP gets nothing', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=vpnsvc-test',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  ]);
+  const { cert, key } = selfSignedCert(dir);
   const port = await freePort();
   const daemon = spawnDaemon({ VPNSVC_LISTEN: `127.0.0.1:${port}`, VPNSVC_TLS_CERT: cert, VPNSVC_TLS_KEY: key }, dir);
   t.after(() => daemon.stop());

@@ -8,21 +8,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { spawnDaemon, waitReady } from '../helpers/daemon.js';
+import { freePort } from '../helpers/net.js';
 
 const CONNECTIONS = 1500;
 const DAEMON_NOFILE = 1024;
 const AUTH_TIMEOUT_MS = 4000;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 function ownNofile(): number {
   const line = readFileSync('/proc/self/limits', 'utf8')

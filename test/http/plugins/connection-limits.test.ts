@@ -3,7 +3,6 @@
  * client without a token can hold, what one with a token keeps, and what no timeout may cut.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { composeDaemon } from '../../../src/daemon/compose.js';
 import { TOKENS, testTokenStore } from '../../helpers/app.js';
 import { sseFollow, wsFollow } from '../../helpers/follower.js';
 import { kernelTestOptions } from '../../helpers/kernel.js';
+import { selfSignedCert } from '../../helpers/net.js';
 
 async function listening(t: TestContext, env: Record<string, string>, https?: { cert: Buffer; key: Buffer }) {
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-limits-'));
@@ -203,28 +203,7 @@ describe('connection limits', () => {
   test('TLS: the limits follow the TLS socket over its TCP one', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-limits-tls-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCert(dir);
     const https = { cert: readFileSync(cert), key: readFileSync(key) };
     const { openTls: tls } = await listening(t, { VPNSVC_AUTH_TIMEOUT_MS: '300', VPNSVC_KEEP_ALIVE_TIMEOUT_MS: '60000' }, https);
     const authed = await tls();

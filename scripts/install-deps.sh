@@ -4,9 +4,9 @@
 set -euo pipefail
 
 need=()
-want() { # want COMMAND PACKAGE... : the packages, when COMMAND is missing
+want() { # want COMMAND|/PATH PACKAGE... : the packages, when COMMAND (or the file at PATH) is missing
   local cmd=$1; shift
-  if [[ $cmd == /* ]]; then [[ -x $cmd ]] && return 0; else command -v "$cmd" >/dev/null && return 0; fi
+  if [[ $cmd == /* ]]; then [[ -e $cmd ]] && return 0; else command -v "$cmd" >/dev/null && return 0; fi
   need+=("$@")
 }
 want ip iproute2                 # the tests read the kernel back with ip -j
@@ -18,6 +18,9 @@ want /usr/bin/python3 python3    # the protect test's client app and TUN reader 
 want setpriv util-linux          # the protect and capability tests' restricted callers
 want openssl openssl             # the TLS test makes its certificate
 want iperf3 iperf3               # npm run demo and npm run bench
+want curl-config libcurl4-openssl-dev          # clients/c (libcapi-vpnsvc): HTTP to the daemon
+want /usr/include/json-c/json.h libjson-c-dev  # clients/c: JSON bodies
+want pkg-config pkg-config                     # clients/c: its build and its capi-vpnsvc.pc
 
 if ((${#need[@]} > 0)); then
   echo "installing: ${need[*]}"

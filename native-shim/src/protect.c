@@ -41,7 +41,7 @@ VS_EXPORT int vs_pidfd_open(int pid)
 }
 
 /* 0 when the socket's network namespace is the calling process's own, else -EXDEV or -errno. */
-static int same_netns(int sock)
+int vs_same_netns(int sock)
 {
 	struct stat mine, its;
 	int ns, rc = 0;
@@ -84,7 +84,7 @@ VS_EXPORT int vs_protect_pidfd(int pidfd, int fd, const char *ifname)
 		rc = -errno;
 	else if (!S_ISSOCK(st.st_mode))
 		rc = -ENOTSOCK;
-	else if ((rc = same_netns(sock)) == 0 &&
+	else if ((rc = vs_same_netns(sock)) == 0 &&
 		 setsockopt(sock, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)(len + 1)) < 0)
 		rc = -errno;
 	close(sock);

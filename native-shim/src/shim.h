@@ -9,4 +9,7 @@ int vs_pidfd_open(int pid);
 int vs_protect_pidfd(int pidfd, int fd, const char *ifname);
 int vs_peer_cred(int fd, int *pid, unsigned int *uid, unsigned int *gid);
 
+/* 0 when socket sock lives in this process's network namespace (protect.c; fd_channel.c too). */
+int vs_same_netns(int sock);
+
 #endif

@@ -16,6 +16,8 @@ export interface Config {
   adminTokenFile: string | undefined;
   followers: FollowerLimits;
   http: HttpLimits;
+  /** The fd channel's socket path (VPNSVC_FD_CHANNEL); undefined when it is off. */
+  fdChannel: string | undefined;
 }
 
 /** GET /events followers (WebSocket and SSE): how many at once, and the SSE keepalive period. */
@@ -116,6 +118,7 @@ const ENV_SCHEMA = {
     VPNSVC_TLS_KEY: { type: 'string', pattern: '^/' },
     VPNSVC_SHUTDOWN_TIMEOUT_MS: { type: 'integer', default: DEFAULT_SHUTDOWN_TIMEOUT_MS, minimum: 100, maximum: 600000 },
     VPNSVC_ADMIN_TOKEN_FILE: { type: 'string', pattern: '^/' },
+    VPNSVC_FD_CHANNEL: { type: 'string', pattern: '^(off|/.+)$' },
     ...FOLLOWER_ENV,
     ...HTTP_LIMITS_ENV,
   },
@@ -129,6 +132,7 @@ interface RawEnv extends FollowerEnv, HttpLimitsEnv {
   VPNSVC_TLS_KEY?: string;
   VPNSVC_SHUTDOWN_TIMEOUT_MS: number;
   VPNSVC_ADMIN_TOKEN_FILE?: string;
+  VPNSVC_FD_CHANNEL?: string;
 }
 
 /** `host:port`, `[v6]:port` or `unix:/path`. */
@@ -166,7 +170,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminTokenFile: raw.VPNSVC_ADMIN_TOKEN_FILE,
     followers: followerLimitsOf(raw),
     http: httpLimitsOf(raw),
+    fdChannel: fdChannelOf(raw.VPNSVC_FD_CHANNEL, parseListen(raw.VPNSVC_LISTEN), raw.VPNSVC_STATE_DIR),
   };
+}
+
+/**
+ * Where the fd channel listens: VPNSVC_FD_CHANNEL ("off" for nowhere), else beside the API's
+ * unix socket (/run/vpnsvc.sock → /run/vpnsvc-fd.sock), else in the state directory (mode 0700:
+ * only root reaches it there, so a daemon on TCP serving applications names a path).
+ */
+function fdChannelOf(value: string | undefined, listen: Listen, stateDir: string): string | undefined {
+  if (value === 'off') return undefined;
+  if (value !== undefined) return value;
+  if (listen.kind === 'unix') return listen.path.endsWith('.sock') ? `${listen.path.slice(0, -'.sock'.length)}-fd.sock` : `${listen.path}-fd.sock`;
+  return `${stateDir.replace(/\/+$/, '')}/fd.sock`;
+}
+
+/** The fd channel's path alone, for the composition root (which gets the environment, not a Config). */
+export function fdChannelPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env.VPNSVC_FD_CHANNEL;
+  if (value !== undefined && !/^(off|\/.+)$/.test(value)) {
+    throw new Error(`invalid configuration: VPNSVC_FD_CHANNEL must be an absolute path or "off", not "${value}"`);
+  }
+  return fdChannelOf(value, parseListen(env.VPNSVC_LISTEN ?? DEFAULT_LISTEN), env.VPNSVC_STATE_DIR ?? DEFAULT_STATE_DIR);
 }
 
 function followerLimitsOf(raw: FollowerEnv): FollowerLimits {

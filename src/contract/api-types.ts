@@ -19,6 +19,8 @@ export type NetworkPrefix = Schemas['NetworkPrefix'];
 export type FirewallBlock = Schemas['FirewallBlock'];
 export type FirewallState = Schemas['FirewallState'];
 export type ProtectSocket = Schemas['ProtectSocket'];
+export type FdTicketRequest = Schemas['FdTicketRequest'];
+export type FdTicket = Schemas['FdTicket'];
 export type VpnEvent = Schemas['Event'];
 /** Every event type the spec lists (the enums of Event's oneOf). */
 export type EventType = VpnEvent['type'];

@@ -4,12 +4,14 @@
  * come through composeDaemon; tests change only its options.
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { followerLimits, httpLimits } from '../config/config.js';
+import { fdChannelPath, followerLimits, httpLimits } from '../config/config.js';
+import { fdChannelHandler } from '../engine/fd-channel-service.js';
 import { describeFeatures, type FeatureSupport, featureSupport } from '../engine/features.js';
 import { KillSwitch } from '../engine/kill-switch.js';
 import { type EngineLogger, Vpnsvc } from '../engine/vpnsvc.js';
 import { buildApp } from '../http/app.js';
 import { loadSpec } from '../http/spec.js';
+import { FdChannel } from '../system/fd-channel.js';
 import { type HostProbe, probeHost } from '../system/host.js';
 import { type DefaultRoute, defaultRoutes, NftFirewall } from '../system/nft.js';
 import { createResolverBackend } from '../system/resolver/detect.js';
@@ -38,7 +40,9 @@ export interface Daemon {
   app: FastifyInstance;
   resolver: ResolverBackend;
   probe: HostProbe;
-  /** Closes the app, then de-initializes the active interface (routes, DNS, stream undone). */
+  /** The fd channel (not yet listening: the lifecycle starts it); undefined when it is off. */
+  fdChannel: FdChannel | undefined;
+  /** Closes the app and the fd channel, then de-initializes the active interface (routes, DNS, stream undone). */
   close(): Promise<void>;
 }
 
@@ -56,6 +60,7 @@ export function resolverFromEnv(env: NodeJS.ProcessEnv, stateDir: string): Resol
 export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
   const probe = options.probe ?? (await probeHost());
   const resolver = resolverFromEnv(options.env, options.stateDir);
+  const channelPath = fdChannelPath(options.env);
   // What a killed predecessor left in the resolver goes before anything new is written.
   await resolver.recover();
   const vpnsvc = new Vpnsvc({
@@ -63,7 +68,13 @@ export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
     log: options.log ?? QUIET,
     resolver,
     firewall: new KillSwitch(new NftFirewall(), options.defaultRoutes ?? defaultRoutes),
+    ...(channelPath !== undefined && { fdChannelPath: channelPath }),
   });
+  const log = options.log ?? QUIET;
+  const fdChannel =
+    channelPath === undefined
+      ? undefined
+      : new FdChannel(channelPath, fdChannelHandler(vpnsvc, log), { onError: (err) => log.warn({ err }, 'fd channel error') });
   const app = await buildApp({
     vpnsvc,
     spec: loadSpec(),
@@ -80,8 +91,10 @@ export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
     app,
     resolver,
     probe,
+    fdChannel,
     close: async () => {
       await app.close();
+      fdChannel?.close();
       await vpnsvc.close();
     },
   };

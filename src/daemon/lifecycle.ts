@@ -75,6 +75,7 @@ export async function runDaemon(env: NodeJS.ProcessEnv = process.env): Promise<v
   } else {
     await app.listen({ host: config.listen.host, port: config.listen.port });
   }
+  listenFdChannel(daemon, log);
   handleShutdown(daemon, running, config, log);
 }
 
@@ -103,6 +104,18 @@ export async function listenUnix(app: FastifyInstance, path: string, log: Pick<L
     await app.listen({ path });
   } finally {
     process.umask(umask);
+  }
+}
+
+/** The fd channel beside the API; exits 2 when its path cannot be used. */
+function listenFdChannel({ fdChannel }: Daemon, log: Logger): void {
+  if (!fdChannel) return;
+  try {
+    fdChannel.listen();
+    log.info({ path: fdChannel.path }, 'fd channel listening');
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(2);
   }
 }
 
@@ -164,7 +177,7 @@ export async function startDaemon(
  * get half the bound, then the interface is de-initialized (the domains' hooks close streams and
  * restore DNS; the firewall block stays, fail-closed). Past the bound the daemon exits 1 anyway.
  */
-export function handleShutdown({ app, vpnsvc }: Daemon, running: RunningDaemon, config: Config, log: Logger): void {
+export function handleShutdown({ app, vpnsvc, fdChannel }: Daemon, running: RunningDaemon, config: Config, log: Logger): void {
   let stopping = false;
   const stop = (signal: EventData<'daemon.stopping'>['signal']): void => {
     if (stopping) return;
@@ -184,6 +197,7 @@ export function handleShutdown({ app, vpnsvc }: Daemon, running: RunningDaemon, 
         log.warn('requests still running at half the shutdown bound: closing their connections');
         app.server.closeAllConnections();
       }
+      fdChannel?.close();
       await vpnsvc.close();
       running.journal.close();
       log.info({ elapsedMs: Date.now() - t0 }, 'shutdown complete');

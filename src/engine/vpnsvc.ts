@@ -22,6 +22,7 @@ import { type TunHandle, tunHandle } from '../system/tun.js';
 import { DnsSettings, resolverCall } from './dns.js';
 import { EventBus, type EventData } from './events.js';
 import type { FeatureSupport } from './features.js';
+import { type FdTicket, type FdTicketRequest, TicketBook, type TicketHolder } from './fd-tickets.js';
 import { changeRoutes, flushRoutes, listRoutes, type RouteTarget } from './ip-routes.js';
 import { KillSwitch } from './kill-switch.js';
 import { checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4, DEFAULT_MTU, DEFAULT_SESSION } from './validate.js';
@@ -40,6 +41,8 @@ export interface ActiveInterface {
   readonly tun: TunHandle;
   session: string;
   staged: { mtu: number; localIp: string | null; remoteIp: string | null };
+  /** A duplicate of the fd went to an application (fd channel): teardown must delete the link itself. */
+  fdHandedOut?: boolean;
 }
 
 export interface EngineLogger {
@@ -52,6 +55,8 @@ export interface VpnsvcOptions {
   log: EngineLogger;
   resolver: ResolverBackend;
   firewall?: KillSwitch;
+  /** The fd channel's socket path, given in tickets; none: fd passing is off. */
+  fdChannelPath?: string;
 }
 
 /** An attached packet stream, as its transport holds it. */
@@ -111,8 +116,11 @@ export class Vpnsvc {
   private readonly dnsSettings: DnsSettings;
   private readonly firewall: KillSwitch;
   private readonly packets = new DataPlane();
+  private readonly tickets = new TicketBook();
+  private readonly fdChannelPath: string | undefined;
 
   constructor(options: VpnsvcOptions) {
+    this.fdChannelPath = options.fdChannelPath;
     this.support = options.support;
     this.log = options.log;
     this.resolver = options.resolver;
@@ -199,6 +207,12 @@ export class Vpnsvc {
   callerOf(connectionFd: number | undefined): ProtectCaller {
     const peer = connectionFd === undefined ? undefined : native.peerCredentials(connectionFd);
     return peer ? { uid: peer.uid } : { remote: true };
+  }
+
+  /** The unix-socket peer behind connection `connectionFd` (pid and uid), or undefined (TCP, no fd). */
+  peerOf(connectionFd: number | undefined): TicketHolder | undefined {
+    const peer = connectionFd === undefined ? undefined : native.peerCredentials(connectionFd);
+    return peer ? { pid: peer.pid, uid: peer.uid } : undefined;
   }
 
   // ---- vpnsvc_read / vpnsvc_write -------------------------------------------------------------
@@ -474,6 +488,46 @@ export class Vpnsvc {
     return this.active ? [this.describe(this.active.name)] : [];
   }
 
+  // ---- fd passing: vpnsvc_get_iface_fd and vpnsvc_protect for applications ----------------------
+
+  /**
+   * A ticket for the fd channel. `holder` (the REST caller as SO_PEERCRED gave it) is the only
+   * process that may redeem it; none for a caller over TCP, whose token carries `protect`.
+   */
+  issueFdTicket(request: FdTicketRequest, holder: TicketHolder | undefined): FdTicket {
+    this.requireFeature();
+    if (this.fdChannelPath === undefined) {
+      throw notSupported('fd passing is off on this daemon (VPNSVC_FD_CHANNEL=off): set VPNSVC_FD_CHANNEL to a socket path');
+    }
+    if (request.purpose === 'tun-fd') this.handle(request.interface);
+    else checkInterfaceName(request.interface);
+    const issued = this.tickets.issue({ purpose: request.purpose, interface: request.interface, socketFd: request.fd, holder });
+    return { ...issued, channel: this.fdChannelPath, purpose: request.purpose, ...(holder && { pid: holder.pid }) };
+  }
+
+  /**
+   * Redeems a ticket presented on the channel by `peer`. tun-fd: a duplicate of the TUN fd for
+   * the channel to pass (and then close). protect: SO_BINDTODEVICE on the socket the peer passed
+   * (the option lives on the socket, so the peer's own fd has it).
+   */
+  redeemFdTicket(ticket: string, peer: TicketHolder, passedFd: number | undefined): { fd?: number } {
+    const entry = this.tickets.redeem(ticket, peer);
+    if (entry.purpose === 'tun-fd') {
+      const iface = this.handle(entry.interface);
+      const fd = native.dupFd(iface.tun.fd);
+      iface.fdHandedOut = true;
+      this.events.emit('interface.fd.passed', { interface: iface.name, data: { pid: peer.pid, uid: peer.uid } });
+      return { fd };
+    }
+    if (passedFd === undefined) throw invalidParameter('protect needs the socket passed with the ticket (SCM_RIGHTS)');
+    native.protectPassedSocket(passedFd, entry.interface);
+    this.events.emit('socket.protected', {
+      interface: entry.interface,
+      data: { pid: peer.pid, fd: entry.socketFd ?? passedFd, interface: entry.interface },
+    });
+    return {};
+  }
+
   // ---- internals --------------------------------------------------------------------------------
 
   /**
@@ -619,6 +673,8 @@ export class Vpnsvc {
     await step(() => flushRoutes(iface.index));
     await step(() => resolverCall(this.resolver, () => this.dnsSettings.clear()));
     await step(() => this.packets.release(iface.tun, 'the interface was removed'));
+    // An application's copy of the fd would keep the device alive past our close().
+    if (iface.fdHandedOut) await step(() => void native.deleteLink(iface.index));
     // Closing the last fd of a non-persistent TUN deletes the device in the kernel.
     native.closeFd(iface.tun.fd);
     this.active = undefined;

@@ -615,6 +615,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A single-use ticket for the fd channel (vpnsvc_get_iface_fd, vpnsvc_protect with fd passing).
+         * @description An application that is not root gets the TUN fd, or has one of its sockets protected, by
+         *     fd passing (SCM_RIGHTS) on the daemon's fd channel, a unix socket whose path the answer
+         *     gives (`channel`). This operation issues the ticket it redeems there: the ticket is the
+         *     only message the application sends on the channel (with its socket attached, for
+         *     `protect`); the daemon answers one JSON object, `{"ok": true}` (with the TUN fd attached,
+         *     for `tun-fd`) or an Error body.
+         *
+         *     A ticket is good for one redemption within `expiresInMs`. Asked for over the unix socket,
+         *     it is bound to the caller: the channel serves it only to the process whose pid and uid
+         *     the kernel reported for this request (SO_PEERCRED). Over TCP the daemon cannot see the
+         *     caller, so the token also needs `protect`, and the ticket is bound to no process.
+         *
+         *     `tun-fd`: `interface` must be the active VPN interface (404 otherwise); the fd is a
+         *     duplicate of the daemon's, so O_NONBLOCK set by either side holds for both. When the
+         *     interface is de-initialized (or replaced by another init) the daemon deletes the link,
+         *     so an fd handed out stops working then. `protect`: `interface` is the one to bind the
+         *     socket to (SO_BINDTODEVICE), and `fd` the socket's number in the caller (for the
+         *     `socket.protected` event; the socket itself travels on the channel). 501: the fd channel
+         *     is off (`VPNSVC_FD_CHANNEL=off`) or the VPN feature is missing.
+         */
+        post: operations["createFdTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -820,6 +858,35 @@ export interface components {
             fd: number;
             interface: components["schemas"]["InterfaceName"];
         };
+        FdTicketRequest: {
+            /**
+             * @description tun-fd = receive the TUN fd of `interface`; protect = pass a socket to be bound to `interface`.
+             * @enum {string}
+             */
+            purpose: "tun-fd" | "protect";
+            interface: components["schemas"]["InterfaceName"];
+            /** @description For protect, the socket's fd number in the caller (reported in the event); ignored otherwise. */
+            fd?: number;
+        };
+        FdTicket: {
+            /** @description The secret to send on the channel; good for one use. */
+            ticket: string;
+            /** @description The fd channel's unix socket path (SOCK_SEQPACKET). */
+            channel: string;
+            /** @enum {string} */
+            purpose: "tun-fd" | "protect";
+            /** @description How long the ticket stays valid. */
+            expiresInMs: number;
+            /** @description The only process that may redeem it; absent when bound to none (TCP). */
+            pid?: number;
+        };
+        /** @description Data of `interface.fd.passed`, the TUN fd handed to a process over the fd channel. */
+        InterfaceFdPassedData: {
+            /** @description The process that received the fd. */
+            pid: number;
+            /** @description Its uid, as the kernel reported it (SO_PEERCRED). */
+            uid: number;
+        };
         PacketWritten: {
             /** @description Bytes the kernel took (the whole packet). */
             bytes: number;
@@ -911,6 +978,11 @@ export interface components {
             /** @enum {string} */
             type: "firewall.unblocked";
             data: components["schemas"]["FirewallUnblockedData"];
+        } | {
+            /** @enum {string} */
+            type: "interface.fd.passed";
+            data: components["schemas"]["InterfaceFdPassedData"];
+            interface: string;
         } | {
             /** @enum {string} */
             type: "socket.protected";
@@ -2191,6 +2263,39 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createFdTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FdTicketRequest"];
+            };
+        };
+        responses: {
+            /** @description Issued. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FdTicket"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            501: components["responses"]["NotSupported"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

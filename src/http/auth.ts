@@ -26,7 +26,7 @@ function privilegeName(p: Privilege): string {
  * The fd of the daemon's end of the request's connection. Node does not expose it: `_handle.fd`
  * is libuv's, on Linux, for a unix socket and for TLS over one alike (this is its one use).
  */
-function connectionFd(request: FastifyRequest): number | undefined {
+export function connectionFd(request: FastifyRequest): number | undefined {
   const fd = (request.socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }

@@ -9,7 +9,7 @@ import { projectRoot } from '../config/project-root.js';
 import { EACCES, EADDRNOTAVAIL, EBADF, EINVAL, ENODEV, ENOTSOCK, EPERM, ESRCH } from '../errors/errno.js';
 import { type ErrorName, errnoError, ioError, permissionDenied, type VpnsvcError } from '../errors/errors.js';
 
-const { EXDEV } = constants.errno;
+const { EXDEV, EAGAIN, ECONNABORTED } = constants.errno;
 const IFNAMSIZ = 16;
 const INET_ADDRSTRLEN = 16;
 
@@ -51,6 +51,13 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     ),
     tunWrite: lib.func('int vs_tun_write(int fd, const uint8_t *buf, int len)'),
     ifRaiseTxqlen: lib.func('int vs_if_raise_txqlen(const char *name, int qlen)'),
+    fdchListen: lib.func('int vs_fdch_listen(const char *path, int mode, int backlog)'),
+    fdchAccept: lib.func('int vs_fdch_accept(int lfd)'),
+    fdchRecv: lib.func('int vs_fdch_recv(int fd, _Out_ uint8_t *buf, int cap, _Out_ int *passed_fd)'),
+    fdchSend: lib.func('int vs_fdch_send(int fd, const uint8_t *buf, int len, int pass_fd)'),
+    dup: lib.func('int vs_dup(int fd)'),
+    protectFd: lib.func('int vs_protect_fd(int sock, const char *ifname)'),
+    linkDelete: lib.func('int vs_link_delete(int ifindex)'),
   };
 }
 
@@ -328,4 +335,56 @@ export function watchReadable(fd: number, onReadable: () => void): ReadinessWatc
   loadNative();
   const handle = koffi.node.poll(fd, { readable: true }, () => onReadable());
   return { close: () => handle.close() };
+}
+
+// ---- the fd channel (fd_channel.c): SCM_RIGHTS over a unix socket, never blocking ----------
+
+/** A listening SOCK_SEQPACKET socket at `path` with mode `mode`, non-blocking. */
+export function fdChannelListen(path: string, mode: number, backlog: number): number {
+  return check(loadNative().fdchListen(path, mode, backlog), `listen on the fd channel ${path}`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+/** An accepted connection's fd, or undefined when none is waiting. */
+export function fdChannelAccept(listenFd: number): number | undefined {
+  const rc = loadNative().fdchAccept(listenFd) as number;
+  if (rc === -EAGAIN || rc === -ECONNABORTED) return undefined;
+  return check(rc, 'accept on the fd channel', 'VPNSVC_ERROR_IO_ERROR');
+}
+
+export type ChannelMessage = { kind: 'message'; bytes: Buffer; fd: number | undefined } | { kind: 'again' } | { kind: 'end' };
+
+/** One message and the fd passed with it (the caller owns and closes that fd). */
+export function fdChannelReceive(fd: number, max: number): ChannelMessage {
+  const buf = Buffer.alloc(max);
+  const passed = [-1];
+  const rc = loadNative().fdchRecv(fd, buf, max, passed) as number;
+  if (rc === -EAGAIN) return { kind: 'again' };
+  if (rc === 0) return { kind: 'end' };
+  check(rc, 'receive on the fd channel', 'VPNSVC_ERROR_IO_ERROR');
+  const got = passed[0] ?? -1;
+  return { kind: 'message', bytes: buf.subarray(0, rc), fd: got >= 0 ? got : undefined };
+}
+
+/** One message, with `passFd` attached when given; never blocks. */
+export function fdChannelSend(fd: number, bytes: Buffer, passFd?: number): void {
+  check(loadNative().fdchSend(fd, bytes, bytes.length, passFd ?? -1), 'send on the fd channel', 'VPNSVC_ERROR_IO_ERROR');
+}
+
+/** A duplicate of `fd` (the same open file), for handing out. */
+export function dupFd(fd: number): number {
+  return check(loadNative().dup(fd), `duplicate fd ${fd}`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+/** vpnsvc_protect on a socket passed to the daemon: SO_BINDTODEVICE `ifname`. */
+export function protectPassedSocket(sock: number, ifname: string): void {
+  const rc = loadNative().protectFd(sock, ifname) as number;
+  if (rc < 0) throw protectError(rc, `protect the passed socket on "${ifname}"`);
+}
+
+/** Deletes link `ifindex` (RTM_DELLINK); false when it was already gone. */
+export function deleteLink(ifindex: number): boolean {
+  const rc = loadNative().linkDelete(ifindex) as number;
+  if (rc === -ENODEV) return false;
+  check(rc, `delete link ${ifindex}`, 'VPNSVC_ERROR_IO_ERROR');
+  return true;
 }

@@ -8,6 +8,7 @@ import { interfaceHandlers } from './interfaces.js';
 import { ipRouteHandlers } from './ip-routes.js';
 import { packetHandlers } from './packets.js';
 import { sessionHandlers } from './session.js';
+import { ticketHandlers } from './tickets.js';
 
 /** Every operation of openapi.yaml, by operationId: one without a handler does not compile. */
 export function allHandlers(app: FastifyInstance): Handlers {
@@ -20,5 +21,6 @@ export function allHandlers(app: FastifyInstance): Handlers {
     ...firewallHandlers(app),
     ...packetHandlers(app),
     ...eventHandlers(app),
+    ...ticketHandlers(app),
   };
 }

@@ -182,7 +182,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 function fdChannelOf(value: string | undefined, listen: Listen, stateDir: string): string | undefined {
   if (value === 'off') return undefined;
   if (value !== undefined) return value;
-  if (listen.kind === 'unix') return listen.path.endsWith('.sock') ? `${listen.path.slice(0, -'.sock'.length)}-fd.sock` : `${listen.path}-fd.sock`;
+  if (listen.kind === 'unix')
+    return listen.path.endsWith('.sock') ? `${listen.path.slice(0, -'.sock'.length)}-fd.sock` : `${listen.path}-fd.sock`;
   return `${stateDir.replace(/\/+$/, '')}/fd.sock`;
 }
 

@@ -127,11 +127,10 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
     net = await createFirewallNet('ca');
     dir = mkdtempSync(join(tmpdir(), 'vsca-'));
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 192.0.2.53\n');
-    daemon = spawnDaemon(
-      { VPNSVC_LOG_LEVEL: 'warn', VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: resolvConf() },
-      dir,
-      { prefix: net.inClient, keepDir: true },
-    );
+    daemon = spawnDaemon({ VPNSVC_LOG_LEVEL: 'warn', VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: resolvConf() }, dir, {
+      prefix: net.inClient,
+      keepDir: true,
+    });
     // the library and the program where nobody can read them, whatever the checkout's permissions
     const bin = join(dir, 'bin');
     mkdirSync(bin);
@@ -139,7 +138,16 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
     driverBin = join(bin, 'api-driver');
     asanBin = join(bin, 'api-driver-asan');
     const cflags = ['-std=gnu11', '-Wall', '-Wextra', '-Werror', `-I${join(LIB_DIR, 'include')}`];
-    await execFileAsync('cc', [...cflags, '-O1', '-o', driverBin, DRIVER_SRC, `-L${join(LIB_DIR, 'build')}`, '-lcapi-vpnsvc', `-Wl,-rpath,${bin}`]);
+    await execFileAsync('cc', [
+      ...cflags,
+      '-O1',
+      '-o',
+      driverBin,
+      DRIVER_SRC,
+      `-L${join(LIB_DIR, 'build')}`,
+      '-lcapi-vpnsvc',
+      `-Wl,-rpath,${bin}`,
+    ]);
     const deps = (await execFileAsync('pkg-config', ['--cflags', '--libs', 'libcurl', 'json-c'])).stdout.trim().split(/\s+/);
     await execFileAsync('cc', [
       ...cflags,
@@ -182,7 +190,10 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
       .filter((c) => c[1] === 'T')
       .map((c) => c[2]);
     assert.equal(names.length, 21, names.join(' '));
-    assert.ok(names.every((n) => /^vpnsvc_[a-z_]+@@CAPI_VPNSVC_1\.0$/.test(n ?? '')), names.join(' '));
+    assert.ok(
+      names.every((n) => /^vpnsvc_[a-z_]+@@CAPI_VPNSVC_1\.0$/.test(n ?? '')),
+      names.join(' '),
+    );
   });
 
   test('a NULL handle is INVALID_PARAMETER for every function', async () => {
@@ -217,7 +228,10 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
     assert.ok(links.some((l) => l.ifname === name));
     assert.notEqual((await driver.send('fd 0')).tun, NAME, 'the old fd is detached');
     assert.deepEqual(await driver.send('deinit 0'), { rc: E.NONE }, 'deinit of the replaced handle is not an error');
-    assert.ok((await ipJsonIn<{ ifname: string }[]>(net, 'link', 'show')).some((l) => l.ifname === name), 'and leaves the new one alone');
+    assert.ok(
+      (await ipJsonIn<{ ifname: string }[]>(net, 'link', 'show')).some((l) => l.ifname === name),
+      'and leaves the new one alone',
+    );
     assert.equal((await driver.send('fd 1')).tun, name);
   });
 
@@ -249,7 +263,7 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
     assert.equal(iface.body.session, 'app-session');
   });
 
-  test('set_blocking toggles O_NONBLOCK on the caller\'s fd (the daemon sees the same open file)', async () => {
+  test("set_blocking toggles O_NONBLOCK on the caller's fd (the daemon sees the same open file)", async () => {
     const name = (await driver.send('name 1')).value as string;
     assert.deepEqual(await driver.send('blocking 1 0'), { rc: E.NONE, nonblock: true });
     assert.equal((await daemon.call('GET', `/interfaces/${name}`)).body.blocking, false);
@@ -295,7 +309,10 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
     const name = (await driver.send('name 1')).value as string;
     assert.deepEqual(await driver.send('route 1 add 10.78.0.0 16'), { rc: E.NONE });
     const routes = await ipJsonIn<{ dst: string; dev: string }[]>(net, 'route', 'show', 'proto', '86');
-    assert.ok(routes.some((r) => r.dst === '10.78.0.0/16' && r.dev === name), JSON.stringify(routes));
+    assert.ok(
+      routes.some((r) => r.dst === '10.78.0.0/16' && r.dev === name),
+      JSON.stringify(routes),
+    );
     assert.deepEqual(await driver.send('route 1 del 10.78.0.0 16'), { rc: E.NONE });
     assert.deepEqual(await ipJsonIn(net, 'route', 'show', 'proto', '86'), []);
     assert.deepEqual(await driver.send('route 1 del 10.78.0.0 16'), { rc: E.NO_SUCH_FILE });
@@ -382,6 +399,27 @@ print(s.recv(1024).decode())`;
     } finally {
       await weak.stop();
     }
+  });
+
+  test('the example (clients/c/examples/icmp_echo.c) answers ping through the tunnel, as nobody', async () => {
+    await execFileAsync('make', ['-s', '-C', LIB_DIR, 'examples']);
+    const echo = join(dir, 'bin', 'vpnsvc-echo');
+    copyFileSync(join(LIB_DIR, 'build/vpnsvc-echo'), echo);
+    chmodSync(echo, 0o755);
+    const argv = [...net.inClient, ...NOBODY, echo, 'vsecho0', '10.66.0.1', '10.66.0.2', '4'];
+    const app = spawn(argv[0]!, argv.slice(1), {
+      env: { PATH: process.env.PATH ?? '', ...appEnv() },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    drivers.add(app);
+    const lines = createInterface({ input: app.stdout! })[Symbol.asyncIterator]();
+    const first = await Promise.race([lines.next(), sleep(10_000).then(() => undefined)]);
+    assert.match(String(first?.value), /^ready vsecho0 .* \(uid 65534\)$/);
+    const ping = await run([...net.inClient, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '10.66.0.2']);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    assert.match(ping.stdout, /2 received/);
+    const code = await new Promise((resolve) => (app.exitCode === null ? app.on('exit', resolve) : resolve(app.exitCode)));
+    assert.equal(code, 0);
   });
 
   test('under AddressSanitizer and UBSan a whole session has no leak and no invalid access', async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -206,6 +206,12 @@ describe('the engine', kernelTestOptions(), () => {
     } finally {
       holder.stop();
     }
+    // The TUN fd handed out over the fd channel (redeemed here directly, as the channel does).
+    const me = { pid: process.pid, uid: 0 };
+    const ticket = vpnsvc.issueFdTicket({ purpose: 'tun-fd', interface: name }, me);
+    const passed = vpnsvc.redeemFdTicket(ticket.ticket, me, undefined).fd;
+    assert.ok(passed !== undefined);
+    closeSync(passed);
     const lease = vpnsvc.openStream(name, new PacketSocketStub(), FRAMING_BATCH, () => undefined);
     lease.detach('the test is done with it');
     await vpnsvc.init(next);
@@ -232,6 +238,7 @@ describe('the engine', kernelTestOptions(), () => {
         'firewall.blocked',
         'firewall.unblocked',
         'socket.protected',
+        'interface.fd.passed',
         'stream.attached',
         'stream.detached',
         'interface.removed',
@@ -248,7 +255,7 @@ describe('the engine', kernelTestOptions(), () => {
     // The values are the engine's, canonical, not as the caller wrote them.
     assert.deepEqual(events[5]!.data, { count: 1, routes: [{ address: 'fd00:162:0:1::', prefix: 64 }] });
     assert.deepEqual(events[6]!.data, { count: 20, routes: bulk.slice(0, 16), truncated: true });
-    assert.equal(events[19]!.interface, next);
+    assert.equal(events[20]!.interface, next);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
+import { configHandlers } from './config.js';
 import { dnsHandlers } from './dns.js';
 import { eventHandlers } from './events.js';
 import { firewallHandlers } from './firewall.js';
@@ -7,6 +8,7 @@ import { hostHandlers } from './host.js';
 import { interfaceHandlers } from './interfaces.js';
 import { ipRouteHandlers } from './ip-routes.js';
 import { packetHandlers } from './packets.js';
+import { profileHandlers } from './profiles.js';
 import { sessionHandlers } from './session.js';
 
 /** Every operation of openapi.yaml, by operationId: one without a handler does not compile. */
@@ -20,5 +22,7 @@ export function allHandlers(app: FastifyInstance): Handlers {
     ...firewallHandlers(app),
     ...packetHandlers(app),
     ...eventHandlers(app),
+    ...configHandlers(app),
+    ...profileHandlers(app),
   };
 }

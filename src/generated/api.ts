@@ -557,6 +557,11 @@ export interface paths {
          *     | `daemon.started` | DaemonStartedData | the daemon started (`recovery`) |
          *     | `daemon.recovered` | DaemonRecoveredData | a crashed predecessor's leftovers were reconciled (`recovery`) |
          *     | `daemon.stopping` | DaemonStoppingData | SIGTERM or SIGINT (`daemon`) |
+         *     | `config.planned` | ConfigPlannedData | PUT /config (also a dry run), a profile's up, the always-on profile at start (`daemon`) |
+         *     | `config.applied` | ConfigAppliedData | every step of the plan ran |
+         *     | `config.failed` | ConfigFailedData | a step failed (its op and error); `config.rolledBack` follows |
+         *     | `config.rolledBack` | ConfigRolledBackData | the steps done before the failure were undone |
+         *     | `config.confirmed`, `config.reverted` | ConfigConfirmData | POST /config/confirm; the revert of an unconfirmed change (`daemon`, the detail says why) |
          *
          *     Followers also get three messages that are not events and are not kept in the history
          *     (each message of the stream is an EventStreamMessage): `hello` (HelloMessage),

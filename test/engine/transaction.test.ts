@@ -284,6 +284,22 @@ describe('configuration documents on the kernel', kernelTestOptions(), () => {
     assert.throws(() => h.vpnsvc.confirmConfig(), isError('VPNSVC_ERROR_NO_SUCH_FILE', /no change awaits/));
   });
 
+  test('a clean shutdown reverts a change that awaits confirmation', async (t) => {
+    const h = await configHouse(t, 'cfstop');
+    await h.vpnsvc.putConfig(OFFICE, { confirmWithinS: 600 });
+    const applied = await h.kernel();
+    assert.equal(applied.links.length, 1);
+    assert.equal((applied.firewall as { blocked: boolean }).blocked, true);
+    await h.vpnsvc.close();
+    const k = await h.kernel();
+    assert.deepEqual(k.links, []);
+    assert.equal((k.firewall as { blocked: boolean }).blocked, false, 'the unconfirmed block did not outlive the daemon');
+    assert.deepEqual(
+      h.events.filter((e) => e.type === 'config.reverted').map((e) => e.reason.detail),
+      ['the service stopped before the change was confirmed'],
+    );
+  });
+
   test('other changing calls wait for the transaction', async (t) => {
     const h = await configHouse(t, 'cfser');
     // Queued behind the document, the classic call finds the interface it creates, up.

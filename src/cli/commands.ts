@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Endpoint, json, ServiceError, send, UsageError } from './client.js';
 import type { CliCommand, CliContext, OptionSpec, Parsed } from './command.js';
 import { followEvents } from './follow-events.js';
+import { PROFILE_COMMANDS, withFileForm } from './profile-commands.js';
 import * as view from './render.js';
 import { tokenCommands } from './token-commands.js';
 
@@ -437,7 +438,18 @@ const bridge: CliCommand = {
   },
 };
 
-export const COMMANDS: CliCommand[] = [up, status, ...REST.map(restCommand), events, metrics, read, write, bridge, ...tokenCommands];
+export const COMMANDS: CliCommand[] = [
+  withFileForm(up),
+  status,
+  ...REST.map(restCommand).map((c) => (c.words.join(' ') === 'apply' ? withFileForm(c) : c)),
+  events,
+  metrics,
+  read,
+  write,
+  bridge,
+  ...tokenCommands,
+  ...PROFILE_COMMANDS,
+];
 
 /** The longest run of words that names a command. */
 export function findCommand(argv: string[]): { command: CliCommand; rest: string[] } | undefined {

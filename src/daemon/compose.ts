@@ -3,11 +3,13 @@
  * engine's facade, then the HTTP app over it. The daemon's start and the tests' build(t) both
  * come through composeDaemon; tests change only its options.
  */
+import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { fdChannelPath, followerLimits, httpLimits } from '../config/config.js';
 import { fdChannelHandler } from '../engine/fd-channel-service.js';
 import { describeFeatures, type FeatureSupport, featureSupport } from '../engine/features.js';
 import { KillSwitch } from '../engine/kill-switch.js';
+import { ProfileStore } from '../engine/profile-store.js';
 import { type EngineLogger, Vpnsvc } from '../engine/vpnsvc.js';
 import { buildApp } from '../http/app.js';
 import { loadSpec } from '../http/spec.js';
@@ -68,6 +70,7 @@ export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
     log: options.log ?? QUIET,
     resolver,
     firewall: new KillSwitch(new NftFirewall(), options.defaultRoutes ?? defaultRoutes),
+    profiles: new ProfileStore(join(options.stateDir, 'profiles')),
     ...(channelPath !== undefined && { fdChannelPath: channelPath }),
   });
   const log = options.log ?? QUIET;

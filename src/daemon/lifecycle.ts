@@ -64,6 +64,7 @@ export async function runDaemon(env: NodeJS.ProcessEnv = process.env): Promise<v
   if (!features.supported) log.warn({ missing: features.missing }, 'the VPN feature is not supported on this host');
 
   const running = await startDaemon(config, daemon.vpnsvc, store, log);
+  await startAlwaysOn(daemon.vpnsvc, log);
   const { app } = daemon;
   if (config.listen.kind === 'unix') {
     try {
@@ -170,6 +171,20 @@ export async function startDaemon(
   const journal = new RuntimeJournal(config.stateDir, bus);
   journal.start();
   return { journal, unwatchTokens: watchTokens(config.stateDir, store, log, config.adminTokenFile) };
+}
+
+/**
+ * The always-on profile, after recovery (so its plan sees what the kernel still holds) and
+ * before the API listens. A failure does not stop the daemon: with lockdown the block stays.
+ */
+export async function startAlwaysOn(vpnsvc: Vpnsvc, log: Pick<Logger, 'info' | 'error'>): Promise<void> {
+  const outcome = await vpnsvc.startAlwaysOn();
+  if (!outcome) return;
+  if (outcome.error === undefined) log.info({ profile: outcome.profile, lockdown: outcome.lockdown }, 'always-on profile applied');
+  else {
+    const held = outcome.lockdown ? ': the lockdown block stays in place' : '';
+    log.error({ profile: outcome.profile, lockdown: outcome.lockdown, error: outcome.error }, `always-on profile failed${held}`);
+  }
 }
 
 /**

@@ -60,6 +60,15 @@ export class DnsSettings {
     return d;
   }
 
+  /** The whole configuration at once (each entry checked first); nothing changes when the backend refuses. */
+  async replace(iface: string, config: DnsConfig): Promise<void> {
+    const servers = config.servers.map(parseDnsServer);
+    const domains = config.domains.map(parseSearchDomain);
+    if (servers.length > MAX_DNS_SERVERS) throw invalidParameter(`at most ${MAX_DNS_SERVERS} DNS servers`);
+    if (domains.length > MAX_SEARCH_DOMAINS) throw invalidParameter(`at most ${MAX_SEARCH_DOMAINS} search domains`);
+    await this.commit(iface, servers, domains);
+  }
+
   /** Deinit and shutdown: everything of ours leaves the resolver. Memory is cleared even if the backend fails. */
   async clear(): Promise<void> {
     this.servers = [];

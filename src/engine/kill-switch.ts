@@ -39,6 +39,20 @@ export class KillSwitch {
     return this.nft.read();
   }
 
+  /**
+   * The block as it would be set, without setting it: allow lists canonical (host bits cleared,
+   * overlaps folded, as nft reads them back) and the original interface resolved.
+   */
+  resolve(request: FirewallBlock, vpnInterface: string): FirewallBlock & { vpnInterface: string; originalInterface: string } {
+    const plain = (list: ReturnType<typeof checkAllowList>) => list.map(({ address, prefix }) => ({ address, prefix }));
+    return {
+      vpnInterface,
+      allowVpn: plain(checkAllowList(request.allowVpn, 'allowVpn')),
+      allowOriginal: plain(checkAllowList(request.allowOriginal, 'allowOriginal')),
+      originalInterface: this.originalInterface(request.originalInterface, vpnInterface),
+    };
+  }
+
   private originalInterface(given: string | undefined, vpnInterface: string): string {
     if (given === undefined) {
       const found = originalInterfaceFromRoutes(vpnInterface, this.routes());

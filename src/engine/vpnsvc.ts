@@ -8,23 +8,50 @@
  * whose seed function takes a handle but whose REST form acts on "the VPN" (routes, DNS,
  * session) take the name last and fall back to the active interface.
  */
-import type { Counters, Dns, FirewallBlock, FirewallState, Interface, InterfaceSettings, Route } from '../contract/api-types.js';
+import type {
+  ConfigDocument,
+  ConfigResult,
+  Counters,
+  Dns,
+  FirewallBlock,
+  FirewallState,
+  Interface,
+  InterfaceSettings,
+  Profile,
+  ProfileList,
+  Route,
+} from '../contract/api-types.js';
 import { DataPlane } from '../dataplane/data-plane.js';
 import { type Framing, MAX_PACKET } from '../dataplane/framing.js';
 import { MAX_READ_WAIT_MS, type PacketChannel, type PacketSocket, type PacketStream } from '../dataplane/packet-channel.js';
 import { EBUSY } from '../errors/errno.js';
-import { errnoName, invalidParameter, ioError, noSuchFile, notSupported, permissionDenied } from '../errors/errors.js';
+import { errnoName, invalidParameter, ioError, noSuchFile, notSupported, permissionDenied, VpnsvcError } from '../errors/errors.js';
 import { readLinkStats } from '../system/link-stats.js';
 import * as native from '../system/native.js';
 import { networkNamespaceOf, processIdentity } from '../system/process-identity.js';
 import type { ResolverBackend } from '../system/resolver/types.js';
 import { type TunHandle, tunHandle } from '../system/tun.js';
+import {
+  type BlockState,
+  type DnsState,
+  desiredState,
+  documentOf,
+  type HostView,
+  type InterfaceState,
+  type PlanStep,
+  plan,
+  publicStep,
+  toDocument,
+  type VpnState,
+} from './config-document.js';
 import { DnsSettings, resolverCall } from './dns.js';
-import { EventBus, type EventData } from './events.js';
+import { EventBus, type EventData, withReason } from './events.js';
 import { type FdTicket, type FdTicketRequest, TicketBook, type TicketHolder } from './fd-tickets.js';
 import type { FeatureSupport } from './features.js';
 import { changeRoutes, flushRoutes, listRoutes, type RouteTarget } from './ip-routes.js';
 import { KillSwitch } from './kill-switch.js';
+import type { ProfileStore } from './profile-store.js';
+import { runTransaction, TransactionFailed, type TransactionStep } from './transaction.js';
 import { checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4, DEFAULT_MTU, DEFAULT_SESSION } from './validate.js';
 
 /** Events carry at most this many routes of a bulk call, and say how many there were. */
@@ -57,6 +84,33 @@ export interface VpnsvcOptions {
   firewall?: KillSwitch;
   /** The fd channel's socket path, given in tickets; none: fd passing is off. */
   fdChannelPath?: string;
+  /** Where named profiles live; without one, the profile methods are NOT_SUPPORTED. */
+  profiles?: ProfileStore;
+}
+
+export interface ConfigOptions {
+  /** Plan only: nothing is touched. */
+  dryRun?: boolean;
+  /** Revert to the state before unless confirmConfig() comes within this many seconds. */
+  confirmWithinS?: number;
+  /** The profile the document comes from, for the events. */
+  profile?: string;
+}
+
+/** What the daemon's start did with the always-on profile. */
+export interface AlwaysOnOutcome {
+  profile: string;
+  lockdown: boolean;
+  /** Set when applying failed (with lockdown, the block stayed). */
+  error?: string;
+}
+
+interface PendingConfirmation {
+  timer: NodeJS.Timeout;
+  withinS: number;
+  deadline: Date;
+  /** The state to go back to. */
+  previous: VpnState;
 }
 
 /** An attached packet stream, as its transport holds it. */
@@ -118,8 +172,11 @@ export class Vpnsvc {
   private readonly packets = new DataPlane();
   private readonly tickets = new TicketBook();
   private readonly fdChannelPath: string | undefined;
+  private readonly profiles: ProfileStore | undefined;
+  private pending: PendingConfirmation | undefined;
 
   constructor(options: VpnsvcOptions) {
+    this.profiles = options.profiles;
     this.fdChannelPath = options.fdChannelPath;
     this.support = options.support;
     this.log = options.log;
@@ -182,6 +239,13 @@ export class Vpnsvc {
   /** De-initializes whatever is active; the daemon's shutdown. */
   close(): Promise<void> {
     return this.exclusive(async () => {
+      const pending = this.pending;
+      if (pending) {
+        // An unconfirmed change (a block pushed over SSH) must not outlive the daemon that would have reverted it.
+        clearTimeout(pending.timer);
+        this.pending = undefined;
+        await this.revertNow(pending, 'the service stopped before the change was confirmed');
+      }
       if (this.active) await this.teardown(this.active);
       this.packets.close('the service is stopping');
     });
@@ -447,6 +511,81 @@ export class Vpnsvc {
     };
   }
 
+  // ---- the whole VPN as one document ----------------------------------------------------------
+
+  /** The effective configuration in the document's form, read back from the kernel, nft and the resolver. */
+  getConfig(): Promise<Required<ConfigDocument>> {
+    return this.exclusive(async () => toDocument(await this.readState()));
+  }
+
+  /**
+   * Makes the host match `doc`: checked, planned against the present state, then applied all or
+   * nothing (see config-document.ts for the order). Other changing calls wait meanwhile.
+   */
+  putConfig(doc: ConfigDocument, options: ConfigOptions = {}): Promise<ConfigResult> {
+    return this.exclusive(() => this.transact(doc, options));
+  }
+
+  /** Keeps the change that awaits confirmation. NO_SUCH_FILE when none does. */
+  confirmConfig(): void {
+    const pending = this.pending;
+    if (!pending) throw noSuchFile('no change awaits confirmation (none was made with confirmWithinS, or it was confirmed or reverted)');
+    clearTimeout(pending.timer);
+    this.pending = undefined;
+    this.events.emit('config.confirmed', { data: { withinS: pending.withinS } });
+  }
+
+  // ---- profiles ---------------------------------------------------------------------------------
+
+  listProfiles(): ProfileList {
+    return this.store().list();
+  }
+
+  getProfile(name: string): Profile {
+    return this.store().get(name);
+  }
+
+  /** Saves a profile (checked, written atomically); true when it was created. */
+  saveProfile(name: string, profile: Profile): boolean {
+    return this.store().save(name, profile);
+  }
+
+  deleteProfile(name: string): void {
+    this.store().remove(name);
+  }
+
+  /** Applies a saved profile's document, as putConfig does. */
+  upProfile(name: string, options: Omit<ConfigOptions, 'profile'> = {}): Promise<ConfigResult> {
+    const profile = this.store().get(name);
+    return this.putConfig(documentOf(profile), { ...options, profile: name });
+  }
+
+  /**
+   * At the daemon's start, before the API serves: applies the always-on profile, planned against
+   * what the kernel still holds (after a crash, the block and whatever recovery left). With
+   * lockdown its block goes in first, as a change of its own, so it holds while the tunnel comes
+   * up and stays when that fails.
+   */
+  async startAlwaysOn(): Promise<AlwaysOnOutcome | undefined> {
+    const found = this.profiles?.alwaysOn();
+    if (!found) return undefined;
+    const { name, profile } = found;
+    const lockdown = profile.lockdown === true;
+    return withReason({ source: 'daemon', detail: `always-on profile "${name}"` }, async () => {
+      try {
+        const block = profile.firewall;
+        if (lockdown && block) {
+          const vpnInterface = profile.interface?.name;
+          await this.exclusive(() => this.transact({ firewall: block }, { profile: name }, vpnInterface));
+        }
+        await this.putConfig(documentOf(profile), { profile: name });
+        return { profile: name, lockdown };
+      } catch (err) {
+        return { profile: name, lockdown, error: (err as Error).message };
+      }
+    });
+  }
+
   // ---- views ------------------------------------------------------------------------------------
 
   /** The name of the active interface, or undefined when there is none. */
@@ -639,6 +778,249 @@ export class Vpnsvc {
       const view = this.dns();
       this.events.emit(type, { interface: iface.name, data: { ...changed, servers: view.servers, domains: view.domains } });
       return view;
+    });
+  }
+
+  // ---- the document's internals ---------------------------------------------------------------
+
+  private store(): ProfileStore {
+    if (!this.profiles) throw notSupported('profiles need a state directory');
+    return this.profiles;
+  }
+
+  private async transact(doc: ConfigDocument, options: ConfigOptions, vpnInterfaceHint?: string): Promise<ConfigResult> {
+    const dryRun = options.dryRun === true;
+    const pending = this.pending;
+    if (pending && !dryRun) {
+      throw invalidParameter(
+        `a change awaits confirmation until ${pending.deadline.toISOString()}: confirm it (POST /config/confirm) or let it revert first`,
+      );
+    }
+    if (doc.interface) this.requireFeature();
+    const current = await this.readState();
+    if (doc.firewall) await this.firewall.requireNft();
+    const steps = plan(current, desiredState(doc, current, this.hostView(), vpnInterfaceHint));
+    const ops = steps.map((s) => s.op);
+    const profile = options.profile !== undefined ? { profile: options.profile } : {};
+    this.events.emit('config.planned', { data: { dryRun, ops, ...profile } });
+    if (dryRun) return { dryRun, applied: false, steps: steps.map(publicStep), config: toDocument(current), confirm: null };
+    await this.runPlan(steps, options.profile);
+    let confirm: ConfigResult['confirm'] = null;
+    const withinS = options.confirmWithinS;
+    if (withinS !== undefined && steps.length > 0) {
+      confirm = this.awaitConfirmation(current, withinS);
+    }
+    this.events.emit('config.applied', { data: { ops, ...(confirm && { confirmWithinS: confirm.withinS }), ...profile } });
+    return { dryRun, applied: steps.length > 0, steps: steps.map(publicStep), config: toDocument(await this.readState()), confirm };
+  }
+
+  /** Runs the steps; on a failure every step done is undone and the step's error is thrown, naming it. */
+  private async runPlan(steps: readonly PlanStep[], profile?: string): Promise<void> {
+    try {
+      await runTransaction(steps.map((s) => this.transactionStep(s)));
+    } catch (err) {
+      if (!(err instanceof TransactionFailed)) throw err;
+      this.events.emit('config.failed', { data: { step: err.step, error: err.error.message, ...(profile !== undefined && { profile }) } });
+      this.events.emit('config.rolledBack', { data: { undone: err.undone, failures: err.failures } });
+      this.log.warn({ step: err.step, error: err.error.message, undone: err.undone, failures: err.failures }, 'configuration rolled back');
+      const after =
+        err.failures.length === 0
+          ? 'every step done before it was undone'
+          : `undoing the steps before it failed too (${err.failures.join('; ')}): the host may differ from before`;
+      const kind = err.error instanceof VpnsvcError ? err.error.kind : 'VPNSVC_ERROR_IO_ERROR';
+      throw new VpnsvcError(
+        kind,
+        `${err.step}: ${err.error.message}; ${after}`,
+        err.error instanceof VpnsvcError ? err.error.errno : undefined,
+      );
+    }
+  }
+
+  /** The host's present state: the interface and its routes from the kernel, DNS as the backend took it, the block from nft. */
+  private async readState(): Promise<VpnState> {
+    const active = this.active;
+    let iface: ActiveInterface | undefined = active;
+    if (active && native.ifIndex(active.name) !== active.index) {
+      this.forget(active, 'the device vanished from the kernel');
+      iface = undefined;
+    }
+    let firewall: BlockState | null = null;
+    try {
+      const fw = await this.firewall.state();
+      if (fw.blocked && fw.vpnInterface !== null && fw.originalInterface !== null) {
+        firewall = {
+          vpnInterface: fw.vpnInterface,
+          originalInterface: fw.originalInterface,
+          allowVpn: fw.allowVpn,
+          allowOriginal: fw.allowOriginal,
+        };
+      }
+    } catch (err) {
+      // A host without nft has no block to report; a document that asks for one is refused later.
+      if (!(err instanceof VpnsvcError && err.kind === 'VPNSVC_ERROR_NOT_SUPPORTED')) throw err;
+    }
+    const { servers, domains } = this.dnsSettings.config();
+    return {
+      interface: iface
+        ? {
+            name: iface.name,
+            localIp: native.getLocalAddress(iface.name),
+            remoteIp: native.getPeerAddress(iface.name),
+            mtu: native.getMtu(iface.name),
+            session: iface.session,
+            blocking: !iface.tun.isNonBlocking(),
+          }
+        : null,
+      routes: iface ? listRoutes(iface.index) : [],
+      dns: { servers: [...servers], domains: [...domains] },
+      firewall,
+    };
+  }
+
+  private hostView(): HostView {
+    return {
+      deviceExists: (name) => native.ifIndex(name) !== undefined,
+      resolveBlock: (block, vpnInterface) => this.firewall.resolve(block, vpnInterface),
+    };
+  }
+
+  /** How each step runs and is undone, on the facade's own internals (each emits the events its classic call does). */
+  private transactionStep(step: PlanStep): TransactionStep {
+    const { op } = step;
+    switch (step.op) {
+      case 'firewall.block':
+        return { op, run: () => this.setBlock(step.block), undo: () => (step.previous ? this.setBlock(step.previous) : this.liftBlock()) };
+      case 'firewall.unblock':
+        return { op, run: () => this.liftBlock(), undo: () => this.setBlock(step.previous) };
+      case 'routes.add':
+        return { op, run: () => this.documentRoutes(step.routes, true), undo: () => this.documentRoutes(step.routes, false) };
+      case 'routes.clear':
+      case 'routes.remove':
+        return { op, run: () => this.documentRoutes(step.routes, false), undo: () => this.documentRoutes(step.routes, true) };
+      case 'dns.clear':
+        return {
+          op,
+          undoOwnFailure: true,
+          run: () => this.documentDns({ servers: [], domains: [] }),
+          undo: () => this.documentDns(step.previous),
+        };
+      case 'dns.set':
+        return { op, undoOwnFailure: true, run: () => this.documentDns(step.to), undo: () => this.documentDns(step.from) };
+      case 'interface.remove':
+        return { op, run: () => this.removeActive(step.previous.name), undo: () => this.createInterface(step.previous) };
+      case 'interface.create':
+        return { op, run: () => this.createInterface(step.iface), undo: () => this.removeActive(step.iface.name) };
+      case 'interface.settings':
+        return { op, run: () => this.interfaceSettings(step.to, false), undo: () => this.interfaceSettings(step.from, false) };
+    }
+  }
+
+  private async setBlock(block: BlockState): Promise<void> {
+    const { vpnInterface, ...request } = block;
+    const state = await this.firewall.block(request, vpnInterface);
+    this.events.emit('firewall.blocked', { interface: vpnInterface, data: { ...state } });
+  }
+
+  private async liftBlock(): Promise<void> {
+    await this.firewall.unblock();
+    this.events.emit('firewall.unblocked', { data: {} });
+  }
+
+  private requireActive(what: string): ActiveInterface {
+    const iface = this.active;
+    if (!iface) throw noSuchFile(`no VPN interface is active for ${what}`);
+    return iface;
+  }
+
+  private documentRoutes(routes: readonly Route[], add: boolean): void {
+    const iface = this.requireActive('routes');
+    const changed = changeRoutes({ index: iface.index, name: iface.name }, routes, add, true);
+    if (changed.length > 0) this.events.emit(add ? 'route.added' : 'route.removed', { interface: iface.name, data: routesEvent(changed) });
+  }
+
+  private async documentDns(dns: DnsState): Promise<void> {
+    const iface = this.requireActive('DNS');
+    await resolverCall(this.resolver, () => this.dnsSettings.replace(iface.name, dns));
+  }
+
+  private async removeActive(name: string): Promise<void> {
+    const iface = this.requireActive('removal');
+    if (iface.name !== name) throw noSuchFile(`VPN interface "${name}" is not the active one ("${iface.name}")`);
+    await this.teardown(iface);
+  }
+
+  /** A TUN of exactly this name (the plan checked that no other device holds it), set up as the state says. */
+  private async createInterface(state: InterfaceState): Promise<void> {
+    this.requireFeature();
+    const opened = native.tunOpenRaw(state.name);
+    if (typeof opened === 'number') throw ioError(`cannot create TUN "${state.name}": ${errnoName(opened)}`);
+    const index = native.ifIndex(opened.name);
+    if (index === undefined) {
+      native.closeFd(opened.fd);
+      throw ioError(`TUN "${opened.name}" disappeared right after creation`);
+    }
+    const iface: ActiveInterface = {
+      name: opened.name,
+      index,
+      tun: tunHandle(opened.name, opened.fd),
+      session: DEFAULT_SESSION,
+      staged: { mtu: DEFAULT_MTU, localIp: null, remoteIp: null },
+    };
+    this.active = iface;
+    this.log.info({ iface: opened.name, index }, 'VPN interface created');
+    this.events.emit('interface.created', { interface: opened.name, data: { index, requested: state.name } });
+    try {
+      this.interfaceSettings(state, true);
+    } catch (err) {
+      // The step is all or nothing: a half set-up TUN goes with its failure.
+      await this.teardown(iface);
+      throw err;
+    }
+  }
+
+  /** Settings of the active interface; addresses only with `addresses` (they are set once, at creation). */
+  private interfaceSettings(state: InterfaceState, addresses: boolean): void {
+    const iface = this.requireActive('settings');
+    const { name } = iface;
+    native.setNonBlocking(iface.tun.fd, !state.blocking);
+    native.setMtu(name, state.mtu);
+    iface.staged = { mtu: state.mtu, localIp: state.localIp, remoteIp: state.remoteIp };
+    this.events.emit('interface.updated', { interface: name, data: { mtu: state.mtu, blocking: state.blocking } });
+    if (iface.session !== state.session) this.storeSession(iface, state.session);
+    if (addresses && state.localIp !== null && state.remoteIp !== null) {
+      native.setLocalAddress(name, state.localIp);
+      native.setPeerAddress(name, state.remoteIp);
+      native.setLinkUp(name, true);
+      this.events.emit('settings.applied', { interface: name, data: { localIp: state.localIp, remoteIp: state.remoteIp, mtu: state.mtu } });
+    }
+  }
+
+  /** The revert of an unconfirmed change unless confirmConfig() comes in time; the timer does not depend on any connection. */
+  private awaitConfirmation(previous: VpnState, withinS: number): NonNullable<ConfigResult['confirm']> {
+    const deadline = new Date(Date.now() + withinS * 1000);
+    const timer = setTimeout(() => {
+      const pending = this.pending;
+      if (pending?.timer !== timer) return;
+      this.pending = undefined;
+      void this.exclusive(() => this.revertNow(pending, `not confirmed within ${withinS} s`));
+    }, withinS * 1000);
+    timer.unref();
+    this.pending = { timer, withinS, deadline, previous };
+    return { deadline: deadline.toISOString(), withinS };
+  }
+
+  /** Back to the state before the unconfirmed change, as one more transaction; config.reverted says why (and if it failed). */
+  private revertNow(pending: PendingConfirmation, why: string): Promise<void> {
+    return withReason({ source: 'daemon', detail: why }, async () => {
+      try {
+        const current = await this.readState();
+        await this.runPlan(plan(current, pending.previous));
+        this.events.emit('config.reverted', { data: { withinS: pending.withinS } });
+        this.log.info({ why }, 'configuration reverted');
+      } catch (err) {
+        this.events.emit('config.reverted', { data: { withinS: pending.withinS, error: (err as Error).message } });
+        this.log.warn({ why, error: (err as Error).message }, 'configuration revert failed');
+      }
     });
   }
 

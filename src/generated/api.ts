@@ -557,6 +557,11 @@ export interface paths {
          *     | `daemon.started` | DaemonStartedData | the daemon started (`recovery`) |
          *     | `daemon.recovered` | DaemonRecoveredData | a crashed predecessor's leftovers were reconciled (`recovery`) |
          *     | `daemon.stopping` | DaemonStoppingData | SIGTERM or SIGINT (`daemon`) |
+         *     | `config.planned` | ConfigPlannedData | PUT /config (also a dry run), a profile's up, the always-on profile at start (`daemon`) |
+         *     | `config.applied` | ConfigAppliedData | every step of the plan ran |
+         *     | `config.failed` | ConfigFailedData | a step failed (its op and error); `config.rolledBack` follows |
+         *     | `config.rolledBack` | ConfigRolledBackData | the steps done before the failure were undone |
+         *     | `config.confirmed`, `config.reverted` | ConfigConfirmData | POST /config/confirm; the revert of an unconfirmed change (`daemon`, the detail says why) |
          *
          *     Followers also get three messages that are not events and are not kept in the history
          *     (each message of the stream is an EventStreamMessage): `hello` (HelloMessage),
@@ -647,6 +652,141 @@ export interface paths {
          *     is off (`VPNSVC_FD_CHANNEL=off`) or the VPN feature is missing.
          */
         post: operations["createFdTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole VPN as one document, read back from the kernel.
+         * @description The active interface (name, addresses, MTU, session, blocking; null when none is
+         *     active), its routes, its DNS servers and domains, and the kill switch (null when no block
+         *     is in force), each read from where it lives: addresses, MTU and routes from the kernel,
+         *     the block from nft, DNS as the resolver backend took it. PUT of this same document
+         *     changes nothing.
+         */
+        get: operations["getConfig"];
+        /**
+         * Makes the host match the document, all of it or nothing.
+         * @description Plans the change against the present state (each step to add, change or remove), then
+         *     runs the steps in an order that never opens a leak: a new or changed block goes in
+         *     first, the old interface's routes and DNS leave before it does, the new interface is
+         *     created and brought up, routes are added before old ones are removed, DNS follows, and
+         *     a block is lifted last. A part left out of the document is not managed (left as it
+         *     is); `interface: null` removes the VPN interface, `firewall: null` lifts the block.
+         *     Inside `interface`, a field left out takes its default (MTU 1500, session
+         *     "VPN_Session", blocking true, no addresses).
+         *
+         *     If a step fails, every step done is undone in reverse order and the answer is the
+         *     step's error (the message names the step); events `config.failed` and
+         *     `config.rolledBack` say what happened. Other changing calls wait while it runs.
+         *
+         *     `dryRun=true` answers with the plan and touches nothing. `confirmWithinS=N` applies,
+         *     then reverts to the state before unless POST /config/confirm comes within N seconds,
+         *     whether or not the caller is still connected (`config.reverted` says why). While a
+         *     change awaits confirmation, another PUT is refused (400).
+         *
+         *     400 before anything is touched: a document the schema refuses (an unknown field
+         *     included), a route or DNS entry given twice, routes or DNS without interface addresses,
+         *     an interface name another program's device holds, a bad allow list or original
+         *     interface. The message names the part.
+         */
+        put: operations["putConfig"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/config/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Keeps a change applied with confirmWithinS (cancels its revert).
+         * @description 404 when no change awaits confirmation (none was made, it was confirmed, or it was reverted already).
+         */
+        post: operations["confirmConfig"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/profiles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The saved profiles, by name. */
+        get: operations["listProfiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/profiles/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's name. */
+                name: components["parameters"]["ProfileName"];
+            };
+            cookie?: never;
+        };
+        /** One profile: YAML with `Accept: application/yaml`, else JSON. */
+        get: operations["getProfile"];
+        /**
+         * Saves (creates or replaces) a profile, JSON or YAML.
+         * @description Checked as PUT /config checks a document (without looking at the host), then written to
+         *     `$VPNSVC_STATE_DIR/profiles/NAME.yaml` atomically (a crash leaves the old file or the
+         *     new one, whole). At most one profile is `alwaysOn`: saving a second one is refused
+         *     (400) naming the first. `lockdown` needs `alwaysOn` and a `firewall` part (the block
+         *     that holds from the daemon's start until the tunnel is up, and stays if it fails).
+         */
+        put: operations["saveProfile"];
+        post?: never;
+        /** Removes a saved profile (what it applied stays). */
+        delete: operations["deleteProfile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/profiles/{name}/up": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's name. */
+                name: components["parameters"]["ProfileName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Applies a saved profile's document, as PUT /config does. */
+        post: operations["upProfile"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1010,6 +1150,26 @@ export interface components {
             /** @enum {string} */
             type: "daemon.stopping";
             data: components["schemas"]["DaemonStoppingData"];
+        } | {
+            /** @enum {string} */
+            type: "config.planned";
+            data: components["schemas"]["ConfigPlannedData"];
+        } | {
+            /** @enum {string} */
+            type: "config.applied";
+            data: components["schemas"]["ConfigAppliedData"];
+        } | {
+            /** @enum {string} */
+            type: "config.failed";
+            data: components["schemas"]["ConfigFailedData"];
+        } | {
+            /** @enum {string} */
+            type: "config.rolledBack";
+            data: components["schemas"]["ConfigRolledBackData"];
+        } | {
+            /** @enum {string} */
+            type: "config.confirmed" | "config.reverted";
+            data: components["schemas"]["ConfigConfirmData"];
         });
         EventBacklog: {
             epoch: string;
@@ -1214,6 +1374,137 @@ export interface components {
                 counters: components["schemas"]["Counters"];
             }[];
         };
+        /**
+         * @description The VPN interface; null: none. A field left out takes its default. Both addresses or
+         *     neither: with both the link is brought up (vpnsvc_update_settings), which routes and DNS
+         *     need. IPv4 only, as the seed's setters are.
+         */
+        ConfigInterface: {
+            name: components["schemas"]["InterfaceName"];
+            /**
+             * Format: ipv4
+             * @description The VPN client's IPv4 address.
+             */
+            localIp?: string | null;
+            /**
+             * Format: ipv4
+             * @description The point-to-point peer's IPv4 address.
+             */
+            remoteIp?: string | null;
+            mtu?: components["schemas"]["Mtu"];
+            session?: components["schemas"]["SessionName"];
+            /** @description O_NONBLOCK off (true) or on (false) on the TUN fd. Default true. */
+            blocking?: boolean;
+        } | null;
+        /** @description Every route through the VPN interface (IPv4 and IPv6), each once. */
+        ConfigRoutes: components["schemas"]["Route"][];
+        /** @description The VPN's DNS servers (first is tried first) and search domains; a list left out is empty. */
+        ConfigDns: {
+            servers?: components["schemas"]["DnsServerAddress"][];
+            domains?: components["schemas"]["SearchDomain"][];
+        };
+        /** @description The kill switch (as PUT /firewall takes it); null lifts it. */
+        ConfigFirewall: {
+            allowVpn: components["schemas"]["AllowList"];
+            allowOriginal: components["schemas"]["AllowList"];
+            originalInterface?: components["schemas"]["InterfaceName"];
+        } | null;
+        /** @description The whole VPN. A part left out is not managed; GET /config answers every part. */
+        ConfigDocument: {
+            interface?: components["schemas"]["ConfigInterface"];
+            routes?: components["schemas"]["ConfigRoutes"];
+            dns?: components["schemas"]["ConfigDns"];
+            firewall?: components["schemas"]["ConfigFirewall"];
+        };
+        ConfigChange: {
+            /** @description What changes, e.g. `route 10.1.0.0/16`, `interface vpn0 mtu`. */
+            what: string;
+            /** @description The value now; null when it is added. */
+            from: string | null;
+            /** @description The value after; null when it is removed. */
+            to: string | null;
+        };
+        /** @description One step of a plan, in the order the steps run. */
+        ConfigStep: {
+            /** @enum {string} */
+            op: "firewall.block" | "routes.clear" | "dns.clear" | "interface.remove" | "interface.create" | "interface.settings" | "routes.add" | "routes.remove" | "dns.set" | "firewall.unblock";
+            /** @enum {string} */
+            part: "interface" | "routes" | "dns" | "firewall";
+            /** @enum {string} */
+            action: "add" | "change" | "remove";
+            /** @description The step in words. */
+            summary: string;
+            changes: components["schemas"]["ConfigChange"][];
+        };
+        ConfigResult: {
+            dryRun: boolean;
+            /** @description Steps ran (false for a dry run or an empty plan). */
+            applied: boolean;
+            steps: components["schemas"]["ConfigStep"][];
+            /** @description The configuration read back after the change (for a dry run, as it is). */
+            config: components["schemas"]["ConfigDocument"];
+            /** @description Set when the change reverts unless confirmed. */
+            confirm: {
+                /** Format: date-time */
+                deadline: string;
+                withinS: number;
+            } | null;
+        };
+        /** @description 1 to 64 characters of A-Z a-z 0-9 _ . -, not starting with "-" or ".". */
+        ProfileName: string;
+        /**
+         * @description A named ConfigDocument with two flags. `alwaysOn`: applied at the daemon's start before
+         *     the API serves, and again after a crash (reconciled with what the kernel still holds).
+         *     `lockdown` (with alwaysOn): its block is put in place first and stays if applying fails.
+         */
+        Profile: {
+            alwaysOn?: boolean;
+            lockdown?: boolean;
+            interface?: components["schemas"]["ConfigInterface"];
+            routes?: components["schemas"]["ConfigRoutes"];
+            dns?: components["schemas"]["ConfigDns"];
+            firewall?: components["schemas"]["ConfigFirewall"];
+        };
+        ProfileList: {
+            name: string;
+            alwaysOn: boolean;
+            lockdown: boolean;
+        }[];
+        /** @description Data of `config.planned`. */
+        ConfigPlannedData: {
+            dryRun: boolean;
+            /** @description The plan's steps (ConfigStep op), in order. */
+            ops: string[];
+            /** @description The profile applied, if any. */
+            profile?: string;
+        };
+        /** @description Data of `config.applied`. */
+        ConfigAppliedData: {
+            ops: string[];
+            /** @description Set when the change reverts unless confirmed. */
+            confirmWithinS?: number;
+            profile?: string;
+        };
+        /** @description Data of `config.failed`, the step that failed and why. */
+        ConfigFailedData: {
+            /** @description The step's op. */
+            step: string;
+            /** @description The step's error message. */
+            error: string;
+            profile?: string;
+        };
+        /** @description Data of `config.rolledBack`, the steps undone (last first) after a failure. */
+        ConfigRolledBackData: {
+            undone: string[];
+            /** @description Undo steps that failed themselves (empty when the host is as it was). */
+            failures: string[];
+        };
+        /** @description Data of `config.confirmed` and `config.reverted` (the event's reason says why it reverted). */
+        ConfigConfirmData: {
+            withinS: number;
+            /** @description Set when the revert itself failed. */
+            error?: string;
+        };
     };
     responses: {
         /**
@@ -1337,6 +1628,12 @@ export interface components {
     parameters: {
         /** @description The interface name (the handle). */
         InterfaceName: components["schemas"]["InterfaceName"];
+        /** @description Answer with the plan and touch nothing. */
+        DryRun: boolean;
+        /** @description Revert to the state before unless POST /config/confirm comes within this many seconds. */
+        ConfirmWithinS: number;
+        /** @description The profile's name. */
+        ProfileName: components["schemas"]["ProfileName"];
     };
     requestBodies: never;
     headers: never;
@@ -2295,6 +2592,276 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
+            501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The effective configuration. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigDocument"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    putConfig: {
+        parameters: {
+            query?: {
+                /** @description Answer with the plan and touch nothing. */
+                dryRun?: components["parameters"]["DryRun"];
+                /** @description Revert to the state before unless POST /config/confirm comes within this many seconds. */
+                confirmWithinS?: components["parameters"]["ConfirmWithinS"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConfigDocument"];
+                "application/yaml": components["schemas"]["ConfigDocument"];
+            };
+        };
+        responses: {
+            /** @description The plan, and (unless a dry run) the configuration read back after applying it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigResult"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    confirmConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The change stays. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listProfiles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every profile in the state directory, sorted by name. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileList"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's name. */
+                name: components["parameters"]["ProfileName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The profile as saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                    "application/yaml": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    saveProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's name. */
+                name: components["parameters"]["ProfileName"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Profile"];
+                "application/yaml": components["schemas"]["Profile"];
+            };
+        };
+        responses: {
+            /** @description Replaced; the profile as saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description Created; the profile as saved. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The profile's name. */
+                name: components["parameters"]["ProfileName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    upProfile: {
+        parameters: {
+            query?: {
+                /** @description Answer with the plan and touch nothing. */
+                dryRun?: components["parameters"]["DryRun"];
+                /** @description Revert to the state before unless POST /config/confirm comes within this many seconds. */
+                confirmWithinS?: components["parameters"]["ConfirmWithinS"];
+            };
+            header?: never;
+            path: {
+                /** @description The profile's name. */
+                name: components["parameters"]["ProfileName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan, and (unless a dry run) the configuration read back after applying it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigResult"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            404: components["responses"]["NoSuchFile"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            414: components["responses"]["UriTooLong"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -8,10 +8,11 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import type { ValidateFunction } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type preSerializationAsyncHookHandler } from 'fastify';
+import { parse as parseYaml } from 'yaml';
 import { DEFAULT_HTTP_LIMITS, type FollowerLimits, type HttpLimits } from '../config/config.js';
 import { withReason } from '../engine/events.js';
 import type { Vpnsvc } from '../engine/vpnsvc.js';
-import { VpnsvcError } from '../errors/errors.js';
+import { invalidParameter, VpnsvcError } from '../errors/errors.js';
 import type { TokenStore } from '../tokens/token-store.js';
 import { requirePrivileges } from './auth.js';
 import type { AnyHandler, HostFacts } from './context.js';
@@ -116,6 +117,15 @@ export async function buildApp({
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '') return done(null, undefined);
     return parseJson(request, body as string, done);
+  });
+  // Documents and profiles also come as YAML, the form users write them in; the schema checks them as it checks JSON.
+  app.addContentTypeParser('application/yaml', { parseAs: 'string' }, (_request, body, done) => {
+    if (body === '') return done(null, undefined);
+    try {
+      return done(null, parseYaml(body as string));
+    } catch (err) {
+      return done(invalidParameter(`the YAML body cannot be parsed: ${(err as Error).message.split('\n')[0]}`));
+    }
   });
   // One IP packet per body (POST /interfaces/{name}/packets).
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 65535 }, (_request, body, done) => done(null, body));

@@ -216,11 +216,26 @@ describe('the engine', kernelTestOptions(), () => {
     lease.detach('the test is done with it');
     await vpnsvc.init(next);
     await vpnsvc.deinit(next);
+    const classic = vpnsvc.events.headSeq;
+
+    // The whole VPN as one document: planned and applied, confirmed; one a route the kernel
+    // refuses rolls back; one not confirmed in time reverts.
+    ip('link', 'set', ORIGINAL, 'up');
+    ip('route', 'add', '10.166.0.0/24', 'dev', ORIGINAL);
+    const doc = { interface: { name, localIp: '10.162.0.1', remoteIp: '10.162.0.2' }, routes: [{ address: '10.165.0.0', prefix: 24 }] };
+    await vpnsvc.putConfig(doc, { confirmWithinS: 60 });
+    vpnsvc.confirmConfig();
+    await assert.rejects(vpnsvc.putConfig({ ...doc, routes: [{ address: '10.166.0.0', prefix: 24 }] }));
+    await vpnsvc.putConfig({ interface: null }, { confirmWithinS: 1 });
+    for (let i = 0; i < 60 && !vpnsvc.events.after(0).events.some((e) => e.type === 'config.reverted'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await vpnsvc.putConfig({ interface: null });
 
     const { events } = vpnsvc.events.after(0);
     for (const e of events) assertValid(e, 'Event');
     assert.deepEqual(
-      events.map((e) => e.type),
+      events.filter((e) => e.seq <= classic).map((e) => e.type),
       [
         'interface.created',
         'session.changed',

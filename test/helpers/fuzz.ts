@@ -455,6 +455,30 @@ function unsafeRoute(r: unknown): boolean {
   return parsed.kind() !== range.kind() || !parsed.match(range, bits) || typeof prefix !== 'number' || prefix < bits;
 }
 
+/**
+ * A configuration document (or profile) held to the same rules as the single calls: its block
+ * has no original interface (so it is refused), its interface a fz name and safe addresses, its
+ * routes safe ones.
+ */
+function safeDocument(doc: any): any {
+  const out = { ...doc };
+  if (out.firewall && typeof out.firewall === 'object') {
+    out.firewall = { ...out.firewall };
+    delete out.firewall.originalInterface;
+  }
+  if (out.interface && typeof out.interface === 'object') {
+    const i = { ...out.interface };
+    if (typeof i.name === 'string' && !i.name.startsWith('fz')) i.name = `fz${i.name.slice(0, 13)}`;
+    for (const key of ['localIp', 'remoteIp']) {
+      if (typeof i[key] === 'string' && isIPv4(i[key]) && !ipaddr.parse(i[key]).match(SAFE4)) i[key] = '198.18.0.9';
+    }
+    out.interface = i;
+  }
+  if (Array.isArray(out.routes))
+    out.routes = out.routes.map((r: unknown) => (unsafeRoute(r) ? { address: '198.18.128.0', prefix: 17 } : r));
+  return out;
+}
+
 /** The safety rules of this module's doc comment, applied after every mutation. */
 function keepSafe(request: FuzzRequest): FuzzRequest {
   const mediaJson = request.headers['content-type']?.startsWith('application/json');
@@ -490,6 +514,10 @@ function keepSafe(request: FuzzRequest): FuzzRequest {
       if (m && unsafeRoute({ address, prefix: Number(decodeURIComponentOr(m[2]!)) })) request.path = '/routes/198.18.128.0/17';
       break;
     }
+    case 'putConfig':
+    case 'saveProfile':
+      if (body && typeof body === 'object') rewrite(safeDocument(body));
+      break;
     case 'blockNetworks':
       if (body && typeof body === 'object' && 'originalInterface' in body) {
         delete body.originalInterface;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
+import { configHandlers } from './config.js';
 import { dnsHandlers } from './dns.js';
 import { eventHandlers } from './events.js';
 import { firewallHandlers } from './firewall.js';
@@ -7,6 +8,7 @@ import { hostHandlers } from './host.js';
 import { interfaceHandlers } from './interfaces.js';
 import { ipRouteHandlers } from './ip-routes.js';
 import { packetHandlers } from './packets.js';
+import { profileHandlers } from './profiles.js';
 import { sessionHandlers } from './session.js';
 import { ticketHandlers } from './tickets.js';
 
@@ -20,6 +22,8 @@ export function allHandlers(app: FastifyInstance): Handlers {
     ...dnsHandlers(app),
     ...firewallHandlers(app),
     ...packetHandlers(app),
+    ...configHandlers(app),
+    ...profileHandlers(app),
     ...eventHandlers(app),
     ...ticketHandlers(app),
   };

@@ -4,7 +4,7 @@
  * come through composeDaemon; tests change only its options.
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { followerLimits, httpLimits } from '../config/config.js';
+import { browserSettings, followerLimits, httpLimits } from '../config/config.js';
 import { describeFeatures, type FeatureSupport, featureSupport } from '../engine/features.js';
 import { KillSwitch } from '../engine/kill-switch.js';
 import { type EngineLogger, Vpnsvc } from '../engine/vpnsvc.js';
@@ -74,6 +74,7 @@ export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
     ...(options.checkResponses && { checkResponses: true }),
     followers: followerLimits(options.env),
     httpLimits: httpLimits(options.env),
+    browser: browserSettings(options.env),
   });
   return {
     vpnsvc,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
+import { authHandlers } from './auth.js';
 import { dnsHandlers } from './dns.js';
 import { eventHandlers } from './events.js';
 import { firewallHandlers } from './firewall.js';
@@ -20,5 +21,6 @@ export function allHandlers(app: FastifyInstance): Handlers {
     ...firewallHandlers(app),
     ...packetHandlers(app),
     ...eventHandlers(app),
+    ...authHandlers(app),
   };
 }

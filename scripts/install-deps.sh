@@ -18,6 +18,7 @@ want /usr/bin/python3 python3    # the protect test's client app and TUN reader 
 want setpriv util-linux          # the protect and capability tests' restricted callers
 want openssl openssl             # the TLS test makes its certificate
 want iperf3 iperf3               # npm run demo and npm run bench
+want curl curl                   # the console test makes an event with curl
 want /usr/bin/chromium chromium  # the console tests drive Debian's Chromium (playwright-core, no browser download)
 
 if ((${#need[@]} > 0)); then

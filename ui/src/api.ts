@@ -61,7 +61,7 @@ export function refusal(me: Schemas['AuthSession'] | undefined, operation: Opera
   if (!me) return 'not signed in';
   const missing = (privileges[operation] ?? []).filter((p) => !(me.privileges as string[]).includes(p));
   if (missing.length === 0) return undefined;
-  return `token "${me.tokenId}" is read-only here: it lacks the ${missing.join(' and ')} privilege`;
+  return `token "${me.tokenId}" is read-only here: it lacks the ${missing.join(' and ')} privilege${missing.length > 1 ? 's' : ''}`;
 }
 
 /** ws:// or wss:// for a path of the daemon. */

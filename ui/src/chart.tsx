@@ -20,6 +20,8 @@ export function ThroughputChart({ rates }: { rates: Rate[] }) {
         width: width(),
         height: 220,
         scales: { x: { time: true }, bps: { auto: true }, pps: { auto: true } },
+        // The caption below states the latest rates; the legend would only repeat them.
+        legend: { show: false },
         axes: [
           {},
           { scale: 'bps', values: (_u, ticks) => ticks.map((v) => formatRate(v)), size: 70 },

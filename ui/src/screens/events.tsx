@@ -39,7 +39,7 @@ export function EventsScreen({ link }: { link: string }) {
             {shown.map((e) => (
               <tr key={`${e.epoch}:${e.seq}`}>
                 <td>{e.seq}</td>
-                <td>{new Date(e.time).toLocaleTimeString()}</td>
+                <td class="time">{new Date(e.time).toLocaleTimeString()}</td>
                 <td>
                   <code>{e.type}</code>
                   {e.interface ? ` (${e.interface})` : ''}

@@ -110,7 +110,7 @@ export function RoutesScreen() {
                         {r.address}/{r.prefix}
                       </code>
                     </td>
-                    <td>
+                    <td class="narrow">
                       <Act
                         op="removeRoute"
                         busy={remove.busy}

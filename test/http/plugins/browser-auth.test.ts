@@ -1,11 +1,13 @@
 /** Browser sessions over HTTP: the cookie, its Origin check, logout, limits, CORS and the console's headers. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import supertest from 'supertest';
-import { build, TOKENS, USER_RESOLV_CONF } from '../../helpers/app.js';
+import { composeDaemon } from '../../../src/daemon/compose.js';
+import { build, TOKENS, testTokenStore, USER_RESOLV_CONF } from '../../helpers/app.js';
+import { selfSignedCert } from '../../helpers/net.js';
 
 function envFor(t: TestContext, extra: Record<string, string> = {}): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-browser-auth-'));
@@ -182,4 +184,21 @@ test('the console and /docs carry a strict CSP and no-referrer; / leads to /ui/'
     ['/'],
     '/docs tries requests wherever it was loaded from',
   );
+});
+
+test('under TLS the cookie is Secure', async (t) => {
+  const env = envFor(t);
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-browser-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pem = selfSignedCert(dir);
+  const daemon = await composeDaemon({
+    env,
+    stateDir: join(dir, 'state'),
+    tokens: testTokenStore(),
+    https: { cert: readFileSync(pem.cert), key: readFileSync(pem.key) },
+  });
+  t.after(() => daemon.close());
+  const res = await daemon.app.inject({ method: 'POST', url: '/auth/login', payload: { token: TOKENS.admin } });
+  assert.equal(res.statusCode, 200);
+  assert.match(String(res.headers['set-cookie']), /; Secure/);
 });

@@ -138,6 +138,7 @@ describe('the console in Chromium against the real daemon', kernelTestOptions(),
     await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
     browser = await launchChromium();
     page = await browser.context.newPage();
+
     page.on('console', (m) => {
       if (/Content[- ]Security[- ]Policy/i.test(m.text())) cspViolations.push(m.text());
     });
@@ -486,6 +487,39 @@ describe('the console in Chromium against the real daemon', kernelTestOptions(),
     removeToken(join(dir, 'state'), 'reader');
     await page.getByText('Your session has ended: sign in again.').waitFor({ timeout: 10_000 });
     await shot('session-ended');
+  });
+
+  test('deinit with confirmation removes the interface from the kernel and restores the resolver file', async () => {
+    await page.getByLabel('Token').fill(daemon.token());
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await screen('Actions');
+    await page.getByRole('button', { name: 'Deinit…' }).click();
+    await page.getByRole('group', { name: 'Confirm removal' }).waitFor();
+    await page.getByRole('button', { name: `Yes, remove ${TUN}` }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `removed ${TUN}` })
+      .waitFor();
+    assert.deepEqual(
+      ipJson<unknown[]>('link', 'show').filter((l) => (l as { ifname: string }).ifname === TUN),
+      [],
+    );
+    assert.equal(readFileSync(join(dir, 'resolv.conf'), 'utf8'), USER_RESOLV_CONF);
+    await screen('Status');
+    await page.getByText('No VPN interface is active').waitFor();
+  });
+
+  test('/docs renders under its CSP and "Try it out" is signed in with the console\'s cookie', async () => {
+    await page.goto(`${origin}/docs`);
+    const op = page.locator('#operations-auth-getAuth');
+    await op.locator('.opblock-summary').click();
+    await op.getByRole('button', { name: 'Try it out' }).click();
+    await op.getByRole('button', { name: 'Execute' }).click();
+    const status = op.locator('.live-responses-table tr.response td.response-col_status').first();
+    await status.waitFor();
+    assert.equal((await status.innerText()).trim(), '200');
+    assert.match(await op.locator('.live-responses-table .microlight').first().innerText(), /"via": "cookie"/);
+    await op.screenshot({ path: join(SHOTS, 'docs-try-it-out.png') });
   });
 
   test('nothing broke the CSP, and no token reached the daemon log', () => {

@@ -28,6 +28,12 @@ export const CONSOLE_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; " +
   "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/**
+ * /docs: the same, and the one <style> element Swagger UI's bundle inserts, allowed by its hash
+ * (a Swagger UI upgrade that changes it shows as a CSP violation in the browser tests).
+ */
+export const DOCS_CSP = CONSOLE_CSP.replace("style-src 'self'", "style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='");
+
 export interface BrowserAuthOptions {
   tokens: TokenStore;
   sessions: SessionLimits;
@@ -153,8 +159,9 @@ async function browserAuthPlugin(app: FastifyInstance, options: BrowserAuthOptio
 
   app.addHook('onSend', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '';
-    if (path === '/' || path === '/ui' || path.startsWith('/ui/') || path === '/docs' || path.startsWith('/docs/')) {
-      reply.header('content-security-policy', CONSOLE_CSP);
+    const docs = path === '/docs' || path.startsWith('/docs/');
+    if (docs || path === '/' || path === '/ui' || path.startsWith('/ui/')) {
+      reply.header('content-security-policy', docs ? DOCS_CSP : CONSOLE_CSP);
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
       reply.header('x-frame-options', 'DENY');

@@ -118,9 +118,8 @@ function SessionForm() {
   );
 }
 
-function Deinit({ name }: { name: string }) {
+function Deinit({ name, a }: { name: string; a: ReturnType<typeof useAction> }) {
   const [confirming, setConfirming] = useState(false);
-  const a = useAction();
   return (
     <Section title="Remove the interface">
       {confirming ? (
@@ -148,7 +147,6 @@ function Deinit({ name }: { name: string }) {
           Deinit…
         </Act>
       )}
-      <Feedback error={a.error} done={a.done} />
     </Section>
   );
 }
@@ -156,14 +154,17 @@ function Deinit({ name }: { name: string }) {
 export function ActionsScreen() {
   const { state } = useConsole();
   const iface = state.interfaces[0];
+  // Kept here: the removal's outcome outlives the interface's sections.
+  const removal = useAction();
   return (
     <>
+      <Feedback error={removal.error} done={removal.done} />
       <CreateForm />
       {iface ? (
         <>
           <SettingsForm key={iface.name} name={iface.name} />
           <SessionForm key={`s-${iface.name}`} />
-          <Deinit name={iface.name} />
+          <Deinit name={iface.name} a={removal} />
         </>
       ) : null}
     </>

@@ -21,6 +21,8 @@ want iperf3 iperf3               # npm run demo and npm run bench
 want curl-config libcurl4-openssl-dev          # clients/c (libcapi-vpnsvc): HTTP to the daemon
 want /usr/include/json-c/json.h libjson-c-dev  # clients/c: JSON bodies
 want pkg-config pkg-config                     # clients/c: its build and its capi-vpnsvc.pc
+want curl curl                   # the console test makes an event with curl
+want /usr/bin/chromium chromium  # the console tests drive Debian's Chromium (playwright-core, no browser download)
 
 if ((${#need[@]} > 0)); then
   echo "installing: ${need[*]}"

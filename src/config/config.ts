@@ -18,6 +18,7 @@ export interface Config {
   http: HttpLimits;
   /** The fd channel's socket path (VPNSVC_FD_CHANNEL); undefined when it is off. */
   fdChannel: string | undefined;
+  browser: BrowserSettings;
 }
 
 /** GET /events followers (WebSocket and SSE): how many at once, and the SSE keepalive period. */
@@ -98,6 +99,67 @@ interface HttpLimitsEnv {
   VPNSVC_AUTH_TIMEOUT_MS: number;
 }
 
+/** Browser sessions of the console and /docs, and the origins allowed besides the daemon's own (README.md, "The console"). */
+export interface BrowserSettings {
+  sessions: { idleMs: number; maxAgeMs: number; max: number };
+  /** Origins (scheme://host[:port]) whose pages may call the API: CORS and the cookie's Origin check. Empty: none. */
+  corsOrigins: string[];
+}
+
+export const DEFAULT_BROWSER_SETTINGS: BrowserSettings = {
+  sessions: { idleMs: 30 * 60_000, maxAgeMs: 12 * 3600_000, max: 64 },
+  corsOrigins: [],
+};
+
+const BROWSER_ENV = {
+  VPNSVC_SESSION_IDLE_MS: { type: 'integer', default: DEFAULT_BROWSER_SETTINGS.sessions.idleMs, minimum: 1000, maximum: 604800000 },
+  VPNSVC_SESSION_MAX_AGE_MS: { type: 'integer', default: DEFAULT_BROWSER_SETTINGS.sessions.maxAgeMs, minimum: 1000, maximum: 2592000000 },
+  VPNSVC_MAX_SESSIONS: { type: 'integer', default: DEFAULT_BROWSER_SETTINGS.sessions.max, minimum: 1, maximum: 10000 },
+  VPNSVC_CORS_ORIGINS: { type: 'string', default: '' },
+} as const;
+
+interface BrowserEnv {
+  VPNSVC_SESSION_IDLE_MS: number;
+  VPNSVC_SESSION_MAX_AGE_MS: number;
+  VPNSVC_MAX_SESSIONS: number;
+  VPNSVC_CORS_ORIGINS: string;
+}
+
+/** An origin as a browser sends it: scheme, host, a port unless the default, no path. */
+function parseOrigin(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`invalid configuration: VPNSVC_CORS_ORIGINS: "${value}" is not an origin like https://console.example:8443`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value.replace(/\/$/, '')) {
+    throw new Error(`invalid configuration: VPNSVC_CORS_ORIGINS: "${value}" is not an origin (scheme://host[:port], no path)`);
+  }
+  return url.origin;
+}
+
+function browserSettingsOf(raw: BrowserEnv): BrowserSettings {
+  return {
+    sessions: { idleMs: raw.VPNSVC_SESSION_IDLE_MS, maxAgeMs: raw.VPNSVC_SESSION_MAX_AGE_MS, max: raw.VPNSVC_MAX_SESSIONS },
+    corsOrigins: raw.VPNSVC_CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean)
+      .map(parseOrigin),
+  };
+}
+
+/** The browser settings alone, for the composition root. */
+export function browserSettings(env: NodeJS.ProcessEnv = process.env): BrowserSettings {
+  let raw: BrowserEnv;
+  try {
+    raw = envSchema<BrowserEnv>({ schema: { type: 'object', properties: BROWSER_ENV }, data: env, dotenv: false });
+  } catch (err) {
+    throw new Error(`invalid configuration: ${(err as Error).message}`);
+  }
+  return browserSettingsOf(raw);
+}
+
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 import { DEFAULT_LISTEN, DEFAULT_STATE_DIR } from './defaults.js';
@@ -121,10 +183,11 @@ const ENV_SCHEMA = {
     VPNSVC_FD_CHANNEL: { type: 'string', pattern: '^(off|/.+)$' },
     ...FOLLOWER_ENV,
     ...HTTP_LIMITS_ENV,
+    ...BROWSER_ENV,
   },
 } as const;
 
-interface RawEnv extends FollowerEnv, HttpLimitsEnv {
+interface RawEnv extends FollowerEnv, HttpLimitsEnv, BrowserEnv {
   VPNSVC_LISTEN: string;
   VPNSVC_STATE_DIR: string;
   VPNSVC_LOG_LEVEL: string;
@@ -171,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     followers: followerLimitsOf(raw),
     http: httpLimitsOf(raw),
     fdChannel: fdChannelOf(raw.VPNSVC_FD_CHANNEL, parseListen(raw.VPNSVC_LISTEN), raw.VPNSVC_STATE_DIR),
+    browser: browserSettingsOf(raw),
   };
 }
 

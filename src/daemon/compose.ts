@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { fdChannelPath, followerLimits, httpLimits } from '../config/config.js';
+import { browserSettings, fdChannelPath, followerLimits, httpLimits } from '../config/config.js';
 import { fdChannelHandler } from '../engine/fd-channel-service.js';
 import { describeFeatures, type FeatureSupport, featureSupport } from '../engine/features.js';
 import { KillSwitch } from '../engine/kill-switch.js';
@@ -88,6 +88,7 @@ export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
     ...(options.checkResponses && { checkResponses: true }),
     followers: followerLimits(options.env),
     httpLimits: httpLimits(options.env),
+    browser: browserSettings(options.env),
   });
   return {
     vpnsvc,

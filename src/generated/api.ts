@@ -620,6 +620,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Signs a browser in with a token; answers with the session cookie.
+         * @description Verifies the token and sets the `vpnsvc_session` cookie (see the `sessionCookie`
+         *     scheme); the token itself is not kept by the browser. From a page, the request's
+         *     `Origin` must be the daemon's own or one in VPNSVC_CORS_ORIGINS.
+         */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ends the browser session of the cookie and clears the cookie.
+         * @description The session ends at once: the cookie no longer authenticates, and the followers and
+         *     packet streams it opened are closed. Without a live session it only clears the cookie.
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the caller is signed in as, with which privileges, until when. */
+        get: operations["getAuth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tickets": {
         parameters: {
             query?: never;
@@ -797,6 +857,30 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        LoginRequest: {
+            /** @description A bearer token of tokens.json. */
+            token: string;
+        };
+        AuthSession: {
+            /** @description The token's id in tokens.json. */
+            tokenId: string;
+            privileges: ("vpnservice" | "internet" | "protect")[];
+            /**
+             * @description How this request was authenticated.
+             * @enum {string}
+             */
+            via: "cookie" | "bearer";
+            /**
+             * Format: date-time
+             * @description Cookie only: the session ends then unless used before.
+             */
+            idleExpiresAt?: string;
+            /**
+             * Format: date-time
+             * @description Cookie only: the session ends then at the latest.
+             */
+            expiresAt?: string;
+        };
         Error: {
             /** @enum {string} */
             error: "VPNSVC_ERROR_INVALID_PARAMETER" | "VPNSVC_ERROR_OUT_OF_MEMORY" | "VPNSVC_ERROR_PERMISSION_DENIED" | "VPNSVC_ERROR_NO_SUCH_FILE" | "VPNSVC_ERROR_IO_ERROR" | "VPNSVC_ERROR_TIMEOUT" | "VPNSVC_ERROR_IPC_FAILED" | "VPNSVC_ERROR_NOT_SUPPORTED";
@@ -907,6 +991,8 @@ export interface components {
             /** @enum {string} */
             status: "ok";
             uptimeSeconds: number;
+            /** @description The daemon's version (package.json). */
+            version?: string;
         };
         /**
          * @description A network address, IPv4 dotted decimal or IPv6 (checked by the engine, whose messages name the problem).
@@ -1520,7 +1606,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description VPNSVC_ERROR_PERMISSION_DENIED (-13). No credentials, or a token that is not known. */
+        /** @description VPNSVC_ERROR_PERMISSION_DENIED (-13). No credentials, a token that is not known, or a browser session that has ended. */
         Unauthorized: {
             headers: {
                 [name: string]: unknown;
@@ -1529,7 +1615,12 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description VPNSVC_ERROR_PERMISSION_DENIED (-13). The token lacks a privilege this operation needs. */
+        /**
+         * @description VPNSVC_ERROR_PERMISSION_DENIED (-13). The token lacks a privilege this operation needs; or
+         *     the request is authenticated by the session cookie and comes from a foreign origin (its
+         *     `Origin` is neither the daemon's own nor in VPNSVC_CORS_ORIGINS, or a state-changing
+         *     request or WebSocket upgrade has none).
+         */
         PermissionDenied: {
             headers: {
                 [name: string]: unknown;
@@ -1576,7 +1667,8 @@ export interface components {
         };
         /**
          * @description VPNSVC_ERROR_INVALID_PARAMETER (-22). The path has no such method. OPTIONS and CONNECT
-         *     get this answer too: vpnsvc serves no CORS preflight and is no proxy.
+         *     get this answer too: vpnsvc is no proxy, and serves CORS preflights (204) only when
+         *     VPNSVC_CORS_ORIGINS lists origins.
          */
         MethodNotAllowed: {
             headers: {
@@ -1661,6 +1753,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1724,6 +1817,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
@@ -1856,6 +1950,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
@@ -1917,6 +2012,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -1993,6 +2089,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
@@ -2121,6 +2218,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2277,6 +2375,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2522,6 +2621,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2557,6 +2657,91 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in. */
+            200: {
+                headers: {
+                    /** @description `vpnsvc_session=<secret>; Path=/; HttpOnly; SameSite=Strict` (and `Secure` under TLS), with Max-Age. */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthSession"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAuth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's token and, for a browser session, its limits. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthSession"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2616,6 +2801,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2710,6 +2896,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -2741,6 +2928,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidParameter"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
             404: components["responses"]["NoSuchFile"];
             405: components["responses"]["MethodNotAllowed"];
             408: components["responses"]["RequestTimeout"];

@@ -9,7 +9,13 @@ import fastifyWebsocket from '@fastify/websocket';
 import type { ValidateFunction } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type preSerializationAsyncHookHandler } from 'fastify';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_HTTP_LIMITS, type FollowerLimits, type HttpLimits } from '../config/config.js';
+import {
+  type BrowserSettings,
+  DEFAULT_BROWSER_SETTINGS,
+  DEFAULT_HTTP_LIMITS,
+  type FollowerLimits,
+  type HttpLimits,
+} from '../config/config.js';
 import { withReason } from '../engine/events.js';
 import type { Vpnsvc } from '../engine/vpnsvc.js';
 import { invalidParameter, VpnsvcError } from '../errors/errors.js';
@@ -19,7 +25,9 @@ import type { AnyHandler, HostFacts } from './context.js';
 import { answerFrameworkError, answerMalformedRequest, installErrorHandling, MAX_PARAM_LENGTH } from './error-handler.js';
 import { allHandlers } from './handlers/index.js';
 import { selectStreamProtocol } from './handlers/packets.js';
+import browserAuthPlugin from './plugins/browser-auth.js';
 import connectionLimitsPlugin from './plugins/connection-limits.js';
+import consolePlugin from './plugins/console.js';
 import followersPlugin from './plugins/followers.js';
 import httpContractPlugin from './plugins/http-contract.js';
 import metricsPlugin from './plugins/metrics.js';
@@ -46,6 +54,8 @@ export interface AppOptions {
   httpLimits?: HttpLimits;
   /** Caps on GET /events followers and the SSE keepalive (default: DEFAULT_FOLLOWER_LIMITS). */
   followers?: FollowerLimits;
+  /** Browser sessions and the origins allowed besides the daemon's own (default: DEFAULT_BROWSER_SETTINGS). */
+  browser?: BrowserSettings;
 }
 
 /**
@@ -96,6 +106,7 @@ export async function buildApp({
   checkResponses,
   httpLimits = DEFAULT_HTTP_LIMITS,
   followers,
+  browser = DEFAULT_BROWSER_SETTINGS,
 }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...requestIdOptions,
@@ -135,8 +146,17 @@ export async function buildApp({
   await app.register(fastifyWebsocket, {
     options: { perMessageDeflate: false, maxPayload: 1 << 20, handleProtocols: selectStreamProtocol },
   });
+  // Before /docs and the console, so their responses get its security headers.
+  await app.register(browserAuthPlugin, {
+    tokens,
+    sessions: browser.sessions,
+    corsOrigins: browser.corsOrigins,
+    secure: https !== undefined,
+  });
   await app.register(fastifySwagger, { mode: 'static', specification: { document: spec.document as never } });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  // Same-origin "Try it out" requests carry the console's session cookie.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null, withCredentials: true } });
+  await app.register(consolePlugin);
   await app.register(vpnsvcPlugin, { vpnsvc, spec, host });
   await app.register(httpContractPlugin);
   await app.register(requestContextPlugin);

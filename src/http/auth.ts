@@ -1,9 +1,13 @@
-/** Bearer tokens with the seed's privileges (vpnservice, internet) and vpnsvc's own (protect). */
+/**
+ * Bearer tokens with the seed's privileges (vpnservice, internet) and vpnsvc's own (protect);
+ * a browser presents the same token through its session cookie (plugins/browser-auth.ts).
+ */
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { ProtectCaller } from '../engine/vpnsvc.js';
 import { permissionDenied } from '../errors/errors.js';
 import type { Privilege, TokenEntry, TokenStore } from '../tokens/token-store.js';
 import { Unauthenticated } from './error-handler.js';
+import { refuseForeignOrigin, SESSION_COOKIE } from './plugins/browser-auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -37,15 +41,30 @@ export function callerOf(request: FastifyRequest): ProtectCaller {
   return request.caller;
 }
 
+function bearerEntry(store: TokenStore, header: string): TokenEntry {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m?.[1]) throw new Unauthenticated('malformed Authorization header: expected "Bearer <token>"');
+  const entry = store.verify(m[1]);
+  if (!entry) throw new Unauthenticated('unknown token');
+  return entry;
+}
+
+/** The token behind the request's session cookie; the Origin is checked before the session is looked at. */
+function sessionEntry(request: FastifyRequest): TokenEntry {
+  if (request.cookies[SESSION_COOKIE] === undefined) {
+    throw new Unauthenticated('no credentials: send "Authorization: Bearer <token>", or sign in at /ui/');
+  }
+  refuseForeignOrigin(request);
+  const used = request.server.browserAuth.use(request);
+  if (!used) throw new Unauthenticated('the browser session has ended (logout, expiry or the token removed): sign in again');
+  request.browserSession = used.session;
+  return used.entry;
+}
+
 export function requirePrivileges(store: TokenStore, needed: Privilege[]): onRequestHookHandler {
   const peerChecked = needed.some((p) => PEER_CHECKED.includes(p));
   return async (request) => {
-    const header = request.headers.authorization;
-    if (!header) throw new Unauthenticated('no credentials: send "Authorization: Bearer <token>"');
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m?.[1]) throw new Unauthenticated('malformed Authorization header: expected "Bearer <token>"');
-    const entry = store.verify(m[1]);
-    if (!entry) throw new Unauthenticated('unknown token');
+    const entry = request.headers.authorization === undefined ? sessionEntry(request) : bearerEntry(store, request.headers.authorization);
     // A valid token, even one lacking a privilege here, lifts the connection out of the bounds on unauthenticated ones.
     request.server.connectionLimits.authenticated(request.raw.socket);
     const required = peerChecked && 'uid' in callerOf(request) ? needed.filter((p) => !PEER_CHECKED.includes(p)) : needed;

@@ -101,6 +101,11 @@ export class TokenStore {
     return { store: new TokenStore(file.tokens), createdAdminToken: undefined };
   }
 
+  /** The entry of that hash as it now stands (a browser session asks whether its token is still there). */
+  byHash(sha256: string): TokenEntry | undefined {
+    return this.entries.find((e) => e.sha256 === sha256);
+  }
+
   /**
    * The entry whose hash matches, compared in constant time against every entry so the time
    * taken says nothing about which token, or how much of one, matched.

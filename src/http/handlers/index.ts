@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
+import { authHandlers } from './auth.js';
 import { configHandlers } from './config.js';
 import { dnsHandlers } from './dns.js';
 import { eventHandlers } from './events.js';
@@ -26,5 +27,6 @@ export function allHandlers(app: FastifyInstance): Handlers {
     ...profileHandlers(app),
     ...eventHandlers(app),
     ...ticketHandlers(app),
+    ...authHandlers(app),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The answers no route gives, kept in the contract: a method the path does not have (405 with
- * Allow; OPTIONS and CONNECT too, as no CORS or proxying is served), a body in a media type the
+ * Allow; CONNECT too, and OPTIONS unless VPNSVC_CORS_ORIGINS serves CORS preflights), a body in a media type the
  * operation does not take (415), an HTTP/1.1 request without Host (400), an upgrade to an
  * operation that is no WebSocket or a handshake ws refuses (400), and a request that arrives
  * while the app closes (503). Every one is the standard error body of error-handler.ts.

@@ -51,6 +51,7 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     ),
     tunWrite: lib.func('int vs_tun_write(int fd, const uint8_t *buf, int len)'),
     ifRaiseTxqlen: lib.func('int vs_if_raise_txqlen(const char *name, int qlen)'),
+    sdNotify: lib.func('int vs_sd_notify(const char *path, const char *message)'),
   };
 }
 
@@ -328,4 +329,12 @@ export function watchReadable(fd: number, onReadable: () => void): ReadinessWatc
   loadNative();
   const handle = koffi.node.poll(fd, { readable: true }, () => onReadable());
   return { close: () => handle.close() };
+}
+
+/**
+ * sd_notify(3): sends `message` (e.g. "READY=1") to the socket systemd names in $NOTIFY_SOCKET
+ * (a path, or "@name" for an abstract socket). Throws with the errno name when it cannot.
+ */
+export function sdNotify(socket: string, message: string): void {
+  check(loadNative().sdNotify(socket, message), `notify ${socket}`, 'VPNSVC_ERROR_IO_ERROR');
 }

@@ -168,3 +168,11 @@ test('container build: builds the shim and the TypeScript, runs the daemon, ship
   assert.match(file, /dist\/src\/cli\/main\.js/);
   assert.match(file, /^STOPSIGNAL SIGTERM$/m);
 });
+
+test('systemd unit: Type=notify, which the daemon answers with READY=1 once it listens', () => {
+  const unit = readFileSync(deploy('systemd/vpnsvc.service'), 'utf8');
+  assert.match(unit, /^Type=notify$/m);
+  assert.match(unit, /^NotifyAccess=main$/m);
+  // The notification itself is tested against a datagram socket in test/daemon/lifecycle.test.ts.
+  assert.match(readFileSync(join(projectRoot(), 'src/daemon/lifecycle.ts'), 'utf8'), /sdNotify\(socket, `READY=1/);
+});

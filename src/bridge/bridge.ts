@@ -50,13 +50,22 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
     },
     strict: true,
   });
-  if (values.help) throw new UsageError('');
+  if (values.help) throw new HelpRequested();
   const { url, name, local, peer } = values;
   if (!url || !name || !local || !peer) throw new UsageError('--url, --name, --local and --peer are required');
   if (values.framing !== 'batch' && values.framing !== 'packet') throw new UsageError('--framing is batch or packet');
   const mtu = Number(values.mtu);
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new UsageError('--mtu is 68..65535');
-  const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.VPNSVC_TOKEN;
+  let token = process.env.VPNSVC_TOKEN;
+  if (values['token-file']) {
+    try {
+      token = readFileSync(values['token-file'], 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(
+        `cannot read the --token-file ${values['token-file']} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
+    }
+  }
   return {
     url,
     name,
@@ -70,6 +79,13 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
 }
 
 export class UsageError extends Error {}
+class HelpRequested extends Error {}
+
+/**
+ * Exit codes of `vpnsvc bridge`: 0 the stream ended normally (or --help), 2 usage, 5 the bridge
+ * failed (no TUN, the daemon refused or dropped the stream), as the CLI's table says.
+ */
+export const BRIDGE_EXIT = { ok: 0, usage: 2, failed: 5 } as const;
 
 /** Brings the bridge up; resolves with the close code when the stream ends. */
 export function runBridge(
@@ -138,20 +154,31 @@ export async function bridgeMain(argv: string[]): Promise<number> {
   try {
     opts = parseBridgeArgs(argv);
   } catch (err) {
-    const msg = (err as Error).message;
-    process.stderr.write(`${msg ? `vpnsvc bridge: ${msg}\n` : ''}${USAGE}\n`);
-    return 2;
+    if (err instanceof HelpRequested) {
+      process.stdout.write(`${USAGE}\n`);
+      return BRIDGE_EXIT.ok;
+    }
+    process.stderr.write(`vpnsvc bridge: ${(err as Error).message} (vpnsvc bridge --help)\n`);
+    return BRIDGE_EXIT.usage;
   }
   let bridge: ReturnType<typeof runBridge>;
+  // One line for the failure that ends the bridge: the first reason seen, not every echo of it.
+  let failure: string | undefined;
+  const log = (line: string) => {
+    if (line.startsWith('bridge: up ')) process.stderr.write(`vpnsvc ${line}\n`);
+    else failure ??= line.replace(/^bridge: /, '');
+  };
   try {
-    bridge = runBridge(opts);
+    bridge = runBridge(opts, log);
   } catch (err) {
-    process.stderr.write(`vpnsvc bridge: ${(err as Error).message}\n`);
-    return 1;
+    process.stderr.write(`vpnsvc bridge: cannot open the TUN ${opts.name}: ${(err as Error).message}\n`);
+    return BRIDGE_EXIT.failed;
   }
   const stop = () => bridge.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const code = await bridge.done;
-  return code === 1000 || code === 1001 ? 0 : 1;
+  if (code === 1000 || code === 1001) return BRIDGE_EXIT.ok;
+  process.stderr.write(`vpnsvc bridge: ${failure ?? `the stream closed with code ${code}`}\n`);
+  return BRIDGE_EXIT.failed;
 }

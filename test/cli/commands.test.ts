@@ -4,16 +4,19 @@
  * carry the service's error, and URL and token come from flags, environment or the state dir.
  */
 import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { COMMANDS } from '../../src/cli/commands.js';
-import { EXIT_CODES } from '../../src/cli/main.js';
+import { EXIT_CODES, inCliWords } from '../../src/cli/main.js';
+import { projectRoot } from '../../src/config/project-root.js';
 import { ERROR_CODES } from '../../src/errors/errors.js';
 import { loadSpec } from '../../src/http/spec.js';
 import { cli } from '../helpers/cli.js';
+import { kernelSkipReason } from '../helpers/kernel.js';
 
 interface Seen {
   method: string;
@@ -48,6 +51,18 @@ before(async () => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(body === undefined ? '' : JSON.stringify(body));
       };
+      if (!req.headers.authorization)
+        return reply(401, {
+          error: 'VPNSVC_ERROR_PERMISSION_DENIED',
+          code: -13,
+          message: 'no credentials: send "Authorization: Bearer <token>"',
+        });
+      if (req.url === '/dns' && req.method === 'POST' && b.includes('10.9.0.99'))
+        return reply(404, {
+          error: 'VPNSVC_ERROR_NO_SUCH_FILE',
+          code: -2,
+          message: 'no VPN interface is active: create one (vpnsvc_init, POST /interfaces) before adding DNS servers',
+        });
       if (req.url === '/interfaces' && req.method === 'GET') return reply(200, [IFACE]);
       if (req.url === '/interfaces/nope')
         return reply(404, { error: 'VPNSVC_ERROR_NO_SUCH_FILE', code: -2, message: 'no VPN interface "nope"' });
@@ -151,10 +166,11 @@ test('[name] defaults to the active interface; up is init + set + apply', async 
   );
   assert.deepEqual(r.seen[1]!.body, { mtu: 1400, localIp: '10.9.0.1', blocking: false });
   assert.match(r.out, /^vpn0 \(index 7\) {2}UP {2}mtu 1500/);
-  const u = await call(['up', 'vpn0', '--local', '10.9.0.1', '--remote', '10.9.0.2']);
+  const u = await call(['up', 'vpn0', '--local', '10.9.0.1', '--remote', '10.9.0.2', '--replace']);
+  assert.equal(u.code, 0, u.err);
   assert.deepEqual(
     u.seen.map((s) => `${s.method} ${s.url}`),
-    ['POST /interfaces', 'PATCH /interfaces/vpn0', 'POST /interfaces/vpn0/apply'],
+    ['GET /interfaces', 'POST /interfaces', 'PATCH /interfaces/vpn0', 'POST /interfaces/vpn0/apply'],
   );
 });
 
@@ -227,4 +243,162 @@ test("help lists every command; a command's --help names its REST call", async (
   const one = await call(['route', 'add', '--help']);
   assert.match(one.out, /REST: POST \/routes/);
   assert.equal(one.seen.length, 0);
+});
+
+/** Every failure: exactly one line on stderr. */
+const oneLine = (r: { err: string }, what: string) => assert.equal(r.err.trimEnd().split('\n').length, 1, `${what}: ${r.err}`);
+
+test('up checks every argument before sending anything, and refuses to replace an active VPN', async () => {
+  for (const bad of [
+    ['up', 'vpn9', '--local', '10.9.0.1'],
+    ['up', 'vpn9', '--remote', '10.9.0.2'],
+    ['up', 'vpn9', '--local', '10.9.0.300', '--remote', '10.9.0.2'],
+    ['up', 'vpn9', '--local', '10.9.0.1', '--remote', '10.9.0.2', '--mtu', '12'],
+    ['up', '-bad', '--local', '10.9.0.1', '--remote', '10.9.0.2'],
+    ['up', 'a', 'b', '--local', '10.9.0.1', '--remote', '10.9.0.2'],
+  ]) {
+    const r = await call(bad);
+    assert.equal(r.code, 2, `${bad.join(' ')}: ${r.err}`);
+    assert.equal(r.seen.length, 0, `${bad.join(' ')} sent nothing`);
+    oneLine(r, bad.join(' '));
+  }
+  // The recording server has vpn0 active.
+  const refused = await call(['up', 'vpn9', '--local', '10.9.0.1', '--remote', '10.9.0.2']);
+  assert.equal(refused.code, 6);
+  assert.deepEqual(
+    refused.seen.map((s) => `${s.method} ${s.url}`),
+    ['GET /interfaces'],
+  );
+  assert.match(refused.err, /^vpnsvc: the VPN interface "vpn0" is active: "vpnsvc up --replace" replaces it/);
+  oneLine(refused, 'up over an active VPN');
+});
+
+test('--version, per-command help with option values, did you mean', async () => {
+  const v = await call(['--version']);
+  assert.equal(v.code, 0);
+  assert.match(v.out, /^vpnsvc \d+\.\d+\.\d+/);
+  const set = await call(['set', '--help']);
+  assert.equal(set.code, 0);
+  assert.match(set.out, /--mtu <bytes>/);
+  assert.match(set.out, /-i, --interface <name>/);
+  assert.match(set.out, /Usage: vpnsvc set \[name\] \[options\]/);
+  const fw = await call(['firewall', 'block', '--help']);
+  assert.match(fw.out, /--allow-vpn <cidr,\.\.\.>/);
+  for (const [args, hint] of [
+    [['rout', 'add', '10.0.0.0/8'], /unknown command 'rout' \(Did you mean route\?\)/],
+    [['route', 'ad', '10.0.0.0/8'], /unknown command "vpnsvc route ad" \(did you mean add\?\)/],
+    [['route'], /"vpnsvc route" needs a command: add, list, del/],
+    [['show', '--no-such-flag'], /unknown option '--no-such-flag'/],
+  ] as [string[], RegExp][]) {
+    const r = await call(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.err, hint);
+    assert.equal(r.seen.length, 0);
+    oneLine(r, args.join(' '));
+  }
+});
+
+test('a route names its prefix; the kill switch allow-list may name single hosts', async () => {
+  const r = await call(['route', 'add', '10.1.0.0']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /"10\.1\.0\.0" has no prefix: write 10\.1\.0\.0\/32 for one host/);
+  assert.equal(r.seen.length, 0);
+  assert.equal((await call(['route', 'del', 'fd00::1'])).code, 2);
+  assert.equal((await call(['route', 'add', '10.0.0.0/33'])).code, 2);
+});
+
+test('local files and tokens: one line naming the file, exit 4; no token names where the CLI looked', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-cli-'));
+  try {
+    const missing = join(dir, 'nope.token');
+    const tf = await call(['list', '--token-file', missing], { VPNSVC_URL: url });
+    assert.equal(tf.code, 4);
+    assert.equal(tf.err, `vpnsvc: cannot read the --token-file ${missing} (ENOENT)\n`);
+    assert.equal(tf.seen.length, 0);
+    const w = await call(['write', 'vpn0', join(dir, 'packet.bin')]);
+    assert.equal(w.code, 4);
+    assert.match(w.err, /^vpnsvc: cannot read the packet file .*packet\.bin \(ENOENT\)\n$/);
+    assert.equal(w.seen.length, 0);
+    const none = await call(['list'], { VPNSVC_URL: url, VPNSVC_STATE_DIR: dir });
+    assert.equal(none.code, EXIT_CODES.VPNSVC_ERROR_PERMISSION_DENIED);
+    oneLine(none, 'no token');
+    assert.ok(none.err.includes(`looked for ${join(dir, 'admin.token')} (ENOENT)`), none.err);
+    assert.match(none.err, /--token-file FILE or \$VPNSVC_TOKEN, or set VPNSVC_STATE_DIR/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the service's REST hints come out as CLI commands", async () => {
+  const r = await call(['dns', 'add', '10.9.0.99']);
+  assert.equal(r.code, EXIT_CODES.VPNSVC_ERROR_NO_SUCH_FILE);
+  assert.equal(
+    r.err,
+    'vpnsvc: VPNSVC_ERROR_NO_SUCH_FILE: no VPN interface is active: create one (vpnsvc_init, vpnsvc up) before adding DNS servers\n',
+  );
+  assert.equal(
+    inCliWords('apply its settings first (POST /interfaces/vpn0/apply, vpnsvc_update_settings)'),
+    'apply its settings first (vpnsvc apply, vpnsvc_update_settings)',
+  );
+});
+
+test("completion: bash completes command words and the chosen command's options", async (t) => {
+  const script = (await call(['completion', 'bash'])).out;
+  assert.match((await call(['completion', 'zsh'])).out, /^#compdef vpnsvc\n[\s\S]*bashcompinit[\s\S]*complete -F _vpnsvc vpnsvc/);
+  assert.equal((await call(['completion', 'fish'])).code, 2);
+  const complete = (line: string) => {
+    const words = line.split(' ');
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `${script}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _vpnsvc; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (r.error) t.skip('bash is not installed');
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim().split('\n').sort();
+  };
+  assert.deepEqual(complete('vpnsvc rou'), ['route']);
+  assert.deepEqual(complete('vpnsvc route '), ['add', 'del', 'list']);
+  assert.deepEqual(complete('vpnsvc dns domain '), ['add', 'del']);
+  assert.deepEqual(complete('vpnsvc --url http://x:1 set --m'), ['--mtu']);
+  assert.deepEqual(complete('vpnsvc up vpn0 --rep'), ['--replace']);
+});
+
+/**
+ * The CLI as a program (the bridge writes to the process's own stdout and stderr); not spawnSync,
+ * which would stop this process's recording server from answering.
+ */
+function cliProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot(), 'src/cli/main.ts'), ...args],
+      { cwd: projectRoot(), encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ status: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+test('bridge: --help exits 0; a failure is one line and exit 5', async (t) => {
+  const help = await cliProcess(['bridge', '--help']);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: vpnsvc bridge --url <ws-url>/);
+  const usage = await cliProcess(['bridge', '--name', 'vsb9']);
+  assert.equal(usage.status, 2);
+  assert.equal(usage.stderr, 'vpnsvc bridge: --url, --name, --local and --peer are required (vpnsvc bridge --help)\n');
+  // Root outside the test namespace would make a TUN on the host: not here.
+  if (process.getuid?.() === 0 && kernelSkipReason()) return t.skip(kernelSkipReason());
+  const port = new URL(url).port;
+  const failed = await cliProcess(
+    ['bridge', '--url', `ws://127.0.0.1:${port}/interfaces/vpn0/stream`, '--name', 'vsb9', '--local', '10.77.0.2', '--peer', '10.77.0.1'],
+    { VPNSVC_TOKEN: 'secret-token' },
+  );
+  assert.equal(failed.status, 5, failed.stderr);
+  // Root in the test namespace: the TUN opens and the recording server refuses the upgrade; else the TUN cannot open.
+  const lines = failed.stderr.trimEnd().split('\n');
+  assert.equal(lines.filter((l) => !l.startsWith('vpnsvc bridge: up ')).length, 1, failed.stderr);
+  assert.match(lines.at(-1)!, /^vpnsvc bridge: (the daemon refused the stream: HTTP \d+|cannot open the TUN vsb9)/);
 });

@@ -5,11 +5,25 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_PRIVILEGES, addToken, PRIVILEGES, type Privilege, removeToken, TOKENS_FILE, type TokenFile } from '../tokens/token-store.js';
-import { DEFAULT_STATE_DIR, UsageError } from './client.js';
-import type { CliCommand, Parsed } from './command.js';
+import {
+  ADMIN_PRIVILEGES,
+  addToken,
+  PRIVILEGES,
+  type Privilege,
+  removeToken,
+  TOKENS_FILE,
+  type TokenFile,
+} from '../../tokens/token-store.js';
+import { DEFAULT_STATE_DIR, LocalFileError, UsageError } from '../client.js';
+import type { CliCommand, OptionSpec, Parsed } from '../command.js';
 
-const stateDirOption = { 'state-dir': { type: 'string' } } as const;
+const stateDirOption: OptionSpec = {
+  'state-dir': {
+    type: 'string',
+    value: '<dir>',
+    description: "the daemon's state directory (default: $VPNSVC_STATE_DIR, else /var/lib/vpnsvc)",
+  },
+};
 
 function stateDir(p: Parsed, env: NodeJS.ProcessEnv): string {
   return (p.values['state-dir'] as string | undefined) ?? env.VPNSVC_STATE_DIR ?? DEFAULT_STATE_DIR;
@@ -20,7 +34,7 @@ function readTokens(dir: string): TokenFile {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as TokenFile;
   } catch (err) {
-    throw new UsageError(
+    throw new LocalFileError(
       `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (is the daemon's state directory right? --state-dir)`,
     );
   }
@@ -47,7 +61,14 @@ export const tokenCommands: CliCommand[] = [
     words: ['token', 'add'],
     args: '<id>',
     summary: 'create a token (--privileges vpnservice,internet[,protect] | any of them | none); prints the secret once',
-    options: { ...stateDirOption, privileges: { type: 'string' } },
+    options: {
+      ...stateDirOption,
+      privileges: {
+        type: 'string',
+        value: '<list>',
+        description: 'vpnservice,internet,protect (comma-separated), or none; default vpnservice,internet',
+      },
+    },
     async run(ctx, p) {
       const id = p.positionals[0];
       if (!id || p.positionals.length > 1 || !/^[A-Za-z0-9_.-]{1,64}$/.test(id))

@@ -14,10 +14,12 @@ want make make                   # the native shim is built at npm install
 want cc gcc libc6-dev
 want nft nftables                # the kill switch applies its table with nft
 want ping iputils-ping           # ICMP probes of the leak test and the end-to-end tunnel
-want /usr/bin/python3 python3    # the protect test's client app and TUN reader (also as nobody)
+want /usr/bin/python3 python3    # the protect test's client app and TUN reader (also as nobody); the sd_notify receiver
 want setpriv util-linux          # the protect and capability tests' restricted callers
 want openssl openssl             # the TLS test makes its certificate
 want iperf3 iperf3               # npm run demo and npm run bench
+want man man-db                  # man vpnsvc (the page is built with npm run build)
+want groff groff-base            # the man page test renders it
 
 if ((${#need[@]} > 0)); then
   echo "installing: ${need[*]}"

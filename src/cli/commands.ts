@@ -3,8 +3,10 @@
  * module under src/cli/commands/ exporting a CliCommand list; adding a group is one import and
  * one spread below.
  */
+
+import { UsageError } from './client.js';
 import type { CliCommand } from './command.js';
-import { completionCommands } from './commands/completion.js';
+import { bashCompletion, zshCompletion } from './commands/completion.js';
 import { dnsCommands } from './commands/dns.js';
 import { eventCommands } from './commands/events.js';
 import { firewallCommands } from './commands/firewall.js';
@@ -23,7 +25,16 @@ export const COMMANDS: CliCommand[] = [
   ...eventCommands,
   ...packetCommands,
   ...tokenCommands,
-  ...completionCommands,
+  {
+    words: ['completion'],
+    args: '<bash|zsh>',
+    summary: 'print a shell completion script (eval "$(vpnsvc completion bash)")',
+    async run(ctx, p) {
+      const shell = p.positionals[0];
+      if (p.positionals.length !== 1 || (shell !== 'bash' && shell !== 'zsh')) throw new UsageError('usage: vpnsvc completion bash|zsh');
+      ctx.io.out(shell === 'bash' ? bashCompletion(COMMANDS) : zshCompletion(COMMANDS));
+    },
+  },
 ];
 
 /** The longest run of words that names a command. */

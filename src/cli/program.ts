@@ -35,7 +35,7 @@ function toOption(name: string, o: CliOption): Option {
 }
 
 /** Commander's value of an option, back under its own name; `--no-x` is true when given. */
-function valueOf(opts: Record<string, unknown>, name: string, option: Option): string | boolean | string[] | undefined {
+function optionValue(opts: Record<string, unknown>, name: string, option: Option): string | boolean | string[] | undefined {
   const v = opts[option.attributeName()];
   if (name.startsWith('no-')) return v === false ? true : undefined;
   return v as string | boolean | string[] | undefined;
@@ -155,11 +155,11 @@ export function buildProgram(
       const top = program.opts() as Record<string, unknown>;
       const values: Parsed['values'] = {};
       for (const [name, option] of own) {
-        const v = valueOf(opts, name, option);
+        const v = optionValue(opts, name, option);
         if (v !== undefined) values[name] = v;
       }
       const g = (name: string) => {
-        const v = valueOf(opts, name, leafGlobals.get(name)!) ?? valueOf(top, name, globals.get(name)!);
+        const v = optionValue(opts, name, leafGlobals.get(name)!) ?? optionValue(top, name, globals.get(name)!);
         return v === undefined ? undefined : String(v);
       };
       onRun({

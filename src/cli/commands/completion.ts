@@ -1,5 +1,4 @@
-/** `vpnsvc completion bash|zsh`: a completion script made from the command table. */
-import { UsageError } from '../client.js';
+/** Shell completion scripts made from the command table (`vpnsvc completion bash|zsh`, in commands.ts). */
 import type { CliCommand } from '../command.js';
 import { GLOBAL_OPTIONS } from '../program.js';
 
@@ -63,17 +62,3 @@ autoload -U +X compinit && compinit
 autoload -U +X bashcompinit && bashcompinit
 ${bashCompletion(commands)}`;
 }
-
-export const completionCommands: CliCommand[] = [
-  {
-    words: ['completion'],
-    args: '<bash|zsh>',
-    summary: 'print a shell completion script (eval "$(vpnsvc completion bash)")',
-    async run(ctx, p) {
-      const { COMMANDS } = await import('../commands.js');
-      const shell = p.positionals[0];
-      if (p.positionals.length !== 1 || (shell !== 'bash' && shell !== 'zsh')) throw new UsageError('usage: vpnsvc completion bash|zsh');
-      ctx.io.out(shell === 'bash' ? bashCompletion(COMMANDS) : zshCompletion(COMMANDS));
-    },
-  },
-];

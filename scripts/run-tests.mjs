@@ -24,7 +24,9 @@ function findTests(dir) {
 }
 
 const files = (only.length > 0 ? only : findTests(join(root, 'test'))).sort();
-const nodeArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', ...files];
+// The spec reporter, with a summary that counts skipped suites (scripts/lib/honest-summary-reporter.mjs).
+const reporter = join(root, 'scripts/lib/honest-summary-reporter.mjs');
+const nodeArgs = ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...files];
 const isRoot = process.getuid?.() === 0;
 const netns = `vpnsvc-test-${process.pid}`;
 // The test namespace shares the host's file system: a daemon a test starts without saying

@@ -26,7 +26,9 @@ export default async function* honestSummary(source) {
       if (event.type === 'test:pass' || event.type === 'test:skip' || event.type === 'test:fail') note(event.data);
       if (event.type === 'test:diagnostic' && event.data.nesting === 0 && /^skipped \d+$/.test(event.data.message)) {
         const plural = (n, w) => `${n} ${w}${n === 1 ? '' : 's'}`;
-        const lines = [`skipped ${plural(tests, 'test')} and ${plural(suites, 'whole suite')} (whose tests did not run)`];
+        const lines = [
+          suites ? `skipped ${plural(tests, 'test')} and ${plural(suites, 'whole suite')} (whose tests did not run)` : `skipped ${tests}`,
+        ];
         for (const [reason, r] of reasons) {
           lines.push(
             `skipped: ${reason} (${[r.suites && plural(r.suites, 'suite'), r.tests && plural(r.tests, 'test')].filter(Boolean).join(', ')})`,

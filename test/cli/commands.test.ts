@@ -71,6 +71,13 @@ before(async () => {
         return res.end();
       }
       if (req.url === '/routes' && req.method === 'GET') return reply(200, [{ address: '10.0.0.0', prefix: 8 }]);
+      if (req.url === '/features')
+        return reply(
+          200,
+          req.headers.authorization === 'Bearer unsupported'
+            ? { supported: false, missing: ['no TUN here'] }
+            : { supported: true, missing: [] },
+        );
       return reply(req.method === 'POST' ? 201 : 200, req.url!.startsWith('/interfaces') ? IFACE : { ok: true });
     });
   });
@@ -401,4 +408,14 @@ test('bridge: --help exits 0; a failure is one line and exit 5', async (t) => {
   const lines = failed.stderr.trimEnd().split('\n');
   assert.equal(lines.filter((l) => !l.startsWith('vpnsvc bridge: up ')).length, 1, failed.stderr);
   assert.match(lines.at(-1)!, /^vpnsvc bridge: (the daemon refused the stream: HTTP \d+|cannot open the TUN vsb9)/);
+});
+
+test('ready: 0 when the VPN feature is supported, NOT_SUPPORTED naming what is missing otherwise', async () => {
+  const yes = await call(['ready']);
+  assert.equal(yes.code, 0, yes.err);
+  assert.equal(yes.out, 'ready\n');
+  const no = await call(['ready'], { VPNSVC_URL: url, VPNSVC_TOKEN: 'unsupported' });
+  assert.equal(no.code, EXIT_CODES.VPNSVC_ERROR_NOT_SUPPORTED);
+  assert.equal(no.err, 'vpnsvc: VPNSVC_ERROR_NOT_SUPPORTED: not ready: no TUN here\n');
+  assert.equal((await call(['ready'], { VPNSVC_URL: 'http://127.0.0.1:1', VPNSVC_TOKEN: 'x' })).code, 3);
 });

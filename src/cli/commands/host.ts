@@ -1,6 +1,6 @@
 /** The host and the daemon: features, health, the spec, metrics, and `status` at a glance. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Endpoint, json, send, UsageError } from '../client.js';
+import { type Endpoint, json, ServiceError, send, UsageError } from '../client.js';
 import type { CliCommand, CliContext } from '../command.js';
 import * as view from '../render.js';
 import { type RestSpec, restCommand } from '../rest.js';
@@ -65,4 +65,23 @@ const metrics: CliCommand = {
   },
 };
 
-export const hostCommands: CliCommand[] = [status, ...REST.map(restCommand), metrics];
+/**
+ * For readiness checks (the DaemonSet's probe): exit 0 when the daemon answers and the VPN
+ * feature is supported on its host, else the exit code of NOT_SUPPORTED with what is missing.
+ */
+const ready: CliCommand = {
+  words: ['ready'],
+  summary: 'exit 0 when the daemon answers and supports the VPN feature here (a readiness check)',
+  operations: ['GET /features'],
+  async run(ctx) {
+    const features = json(await send(ctx.endpoint(), 'GET', '/features')) as { supported: boolean; missing: string[] };
+    if (ctx.json) ctx.io.out(JSON.stringify({ ready: features.supported, missing: features.missing }));
+    if (features.supported) {
+      if (!ctx.json) ctx.io.out('ready');
+      return;
+    }
+    throw new ServiceError(501, 'VPNSVC_ERROR_NOT_SUPPORTED', -95, `not ready: ${features.missing.join('; ')}`);
+  },
+};
+
+export const hostCommands: CliCommand[] = [status, ...REST.map(restCommand), metrics, ready];

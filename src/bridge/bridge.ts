@@ -18,8 +18,9 @@ import { PacketChannel } from '../dataplane/packet-channel.js';
 import { openPointToPoint } from '../system/tun.js';
 
 const USAGE = `usage: vpnsvc bridge --url <ws-url> --name <tun> --local <ipv4> --peer <ipv4>
-                     [--mtu <n>] [--framing batch|packet] [--token-file <path>] [--mask]
-  Token: $VPNSVC_TOKEN, or --token-file. --framing batch (default) carries several packets per
+                     [--mtu <n>] [--framing batch|packet] [--token-file <path>] [--ca <pem>] [--mask]
+  Token: $VPNSVC_TOKEN, or --token-file. --ca (or $VPNSVC_CA): the CA of a wss:// daemon's
+  certificate, when it is not one the system trusts. --framing batch (default) carries several packets per
   message; packet carries one. --mask uses random WebSocket masking keys (default: a zero key,
   which skips the XOR pass; masking only protects browser-era proxies).`;
 
@@ -31,6 +32,8 @@ export interface BridgeOptions {
   mtu: number;
   framing: Framing;
   token: string | undefined;
+  /** PEM of the CA that signed a wss:// daemon's certificate. */
+  ca?: Buffer;
   mask: boolean;
 }
 
@@ -45,6 +48,7 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
       mtu: { type: 'string', default: '1500' },
       framing: { type: 'string', default: 'batch' },
       'token-file': { type: 'string' },
+      ca: { type: 'string' },
       mask: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -66,9 +70,19 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
       );
     }
   }
+  const caPath = values.ca ?? process.env.VPNSVC_CA;
+  let ca: Buffer | undefined;
+  if (caPath) {
+    try {
+      ca = readFileSync(caPath);
+    } catch (err) {
+      throw new UsageError(`cannot read the --ca ${caPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
   return {
     url,
     name,
+    ...(ca && { ca }),
     local,
     peer,
     mtu,
@@ -101,6 +115,7 @@ export function runBridge(
     perMessageDeflate: false,
     maxPayload: 1 << 20,
     headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+    ...(opts.ca && { ca: opts.ca }),
     ...(opts.mask ? {} : { generateMask: (mask: Buffer) => void mask.fill(0) }),
   });
   let tcp: Socket | undefined;

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -16,7 +17,8 @@ import { projectRoot } from '../../src/config/project-root.js';
 import { ERROR_CODES } from '../../src/errors/errors.js';
 import { loadSpec } from '../../src/http/spec.js';
 import { cli } from '../helpers/cli.js';
-import { kernelSkipReason } from '../helpers/kernel.js';
+import { kernelSkipReason, kernelTestOptions } from '../helpers/kernel.js';
+import { selfSignedCert } from '../helpers/net.js';
 
 interface Seen {
   method: string;
@@ -408,6 +410,31 @@ test('bridge: --help exits 0; a failure is one line and exit 5', async (t) => {
   const lines = failed.stderr.trimEnd().split('\n');
   assert.equal(lines.filter((l) => !l.startsWith('vpnsvc bridge: up ')).length, 1, failed.stderr);
   assert.match(lines.at(-1)!, /^vpnsvc bridge: (the daemon refused the stream: HTTP \d+|cannot open the TUN vsb9)/);
+  const noCa = await cliProcess(['bridge', '--url', 'wss://127.0.0.1:1/x', '--name', 'vsb9', '--local', '10.77.0.2', '--peer', '10.77.0.1', '--ca', '/nonexistent.pem']);
+  assert.equal(noCa.status, 2);
+  assert.equal(noCa.stderr, 'vpnsvc bridge: cannot read the --ca /nonexistent.pem (ENOENT) (vpnsvc bridge --help)\n');
+});
+
+test('bridge --ca: a wss:// daemon with a private CA is trusted with it, refused without it', kernelTestOptions(), async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-bridge-ca-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { cert, key } = selfSignedCert(dir);
+  // A TLS server that refuses every upgrade: reaching its answer proves the handshake passed.
+  const tls = createHttpsServer({ cert: readFileSync(cert), key: readFileSync(key) }, (_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end('{"error":"VPNSVC_ERROR_NO_SUCH_FILE"}');
+  });
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+  t.after(() => tls.close());
+  const wss = `wss://127.0.0.1:${(tls.address() as { port: number }).port}/interfaces/vpn0/stream`;
+  const args = ['bridge', '--url', wss, '--name', 'vsb8', '--local', '10.77.0.2', '--peer', '10.77.0.1'];
+  const trusted = await cliProcess([...args, '--ca', cert], { VPNSVC_TOKEN: 'x' });
+  assert.equal(trusted.status, 5);
+  assert.match(trusted.stderr, /^vpnsvc bridge: the daemon refused the stream: HTTP 404/m);
+  const untrusted = await cliProcess(args, { VPNSVC_TOKEN: 'x', VPNSVC_CA: '' });
+  assert.equal(untrusted.status, 5);
+  assert.match(untrusted.stderr, /^vpnsvc bridge: self[- ]signed certificate/m);
+  assert.equal(untrusted.stderr.trimEnd().split('\n').length, 1, untrusted.stderr);
 });
 
 test('ready: 0 when the VPN feature is supported, NOT_SUPPORTED naming what is missing otherwise', async () => {

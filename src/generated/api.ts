@@ -729,7 +729,12 @@ export interface components {
             };
             /** @description The resolver backend in use (none yet when null). */
             dnsBackend: string | null;
-            /** @description What the host lacks, in words an operator can act on. */
+            /**
+             * @description What the host lacks, in words an operator can act on: for the VPN feature (then
+             *     `supported` is false), and also what leaves a part of the API unusable while the
+             *     feature stays supported: nft for the firewall, and DNS where the file backend's
+             *     resolv.conf is a bind mount (a container's), which it cannot replace.
+             */
             missing: string[];
         };
         Health: {

@@ -197,6 +197,64 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test('after SIGKILL with DNS set and the kill switch on: recovery restores resolv.conf and reports the block in force', async (t) => {
+    // Its own network namespace: a kill switch in the shared test namespace would cut other test files off.
+    const ns = `vsrec-${process.pid}`;
+    ip('netns', 'add', ns);
+    t.after(() => ip('netns', 'delete', ns));
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'link', 'add', 'vsrecd0', 'type', 'veth', 'peer', 'name', 'vsrecd1');
+    ip('-n', ns, 'link', 'set', 'vsrecd0', 'up');
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-recover-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const resolvConf = join(dir, 'resolv.conf');
+    const original = "# the user's\nnameserver 192.168.1.1\n";
+    writeFileSync(resolvConf, original);
+    const env = { VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: resolvConf };
+    const opts = { prefix: ['ip', 'netns', 'exec', ns], keepDir: true };
+    const first = spawnDaemon(env, dir, opts);
+    t.after(() => first.stop());
+    await waitReady(first);
+    assert.equal((await first.call('POST', '/interfaces', { name: 'vsrec0' })).status, 201);
+    assert.equal((await first.call('PATCH', '/interfaces/vsrec0', { localIp: '10.73.0.1', remoteIp: '10.73.0.2' })).status, 200);
+    assert.equal((await first.call('POST', '/interfaces/vsrec0/apply')).status, 200);
+    assert.equal((await first.call('POST', '/dns', { server: '10.73.0.53' })).status, 201);
+    const block = { allowVpn: [{ address: '0.0.0.0', prefix: 0 }], allowOriginal: [], originalInterface: 'vsrecd0' };
+    assert.equal((await first.call('PUT', '/firewall', block)).status, 200);
+    assert.match(readFileSync(resolvConf, 'utf8'), /10\.73\.0\.53/);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    rmSync(first.socket, { force: true });
+
+    const second = spawnDaemon(env, dir, opts);
+    t.after(() => second.stop());
+    await waitReady(second);
+    const token = second.token();
+    t.after(() => second.call('DELETE', '/firewall', undefined, token).catch(() => undefined));
+    assert.equal(readFileSync(resolvConf, 'utf8'), original, "the crashed run's resolv.conf change is undone");
+    const log = (name: string) => logLines(second).find((l) => l.msg === `recovery: ${name}`);
+    assert.deepEqual(log('resolver')?.did, ['restored the resolver through the file backend'], second.output());
+    assert.match(log('resolver')!.found.join(), /a resolv\.conf backup of the crashed run/);
+    assert.match(
+      log('firewall')!.found.join(),
+      /the kill switch is still in force \(1 VPN and 0 original-network exceptions\): kept, fail-closed/,
+    );
+    assert.match(log('routes')!.found.join(), /the routes through vsrec0 went with the link/);
+    const events = (await second.call('GET', '/events?types=daemon')).body.events as {
+      type: string;
+      reason: { source: string };
+      data: any;
+    }[];
+    assert.equal(events[0]!.type, 'daemon.started');
+    assert.equal(events[0]!.reason.source, 'daemon', "a start is the daemon's doing, not recovery's");
+    assert.equal(events[1]!.type, 'daemon.recovered');
+    assert.deepEqual(
+      events[1]!.data.reports.map((r: { reconciler: string }) => r.reconciler),
+      ['tun', 'routes', 'resolver', 'firewall'],
+    );
+    assert.equal((await second.call('GET', '/firewall')).body.blocked, true, 'the block is still in the kernel');
+  });
+
   test("a stale TUN of the crashed run is removed; a user's device of the same name is left alone", async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-stale-'));
     // A persistent TUN the crashed run would have held (as if its fd had outlived it) ...

@@ -3,7 +3,9 @@
  * and the exit code that goes with it. The codes are the daemon's contract with service
  * managers and scripts; README "Starting and stopping the daemon" lists them.
  */
+import { existsSync, lstatSync, type Stats } from 'node:fs';
 import { createServer } from 'node:net';
+import { dirname } from 'node:path';
 import type { Listen } from '../config/config.js';
 
 export const DAEMON_EXIT = {
@@ -46,9 +48,28 @@ export function listenFailure(err: unknown, listen: Listen): StartFailure {
   return new StartFailure(DAEMON_EXIT.listen, `cannot listen on ${at} (${code ?? (err as Error).message}): ${fix}`);
 }
 
-/** Fails early when a TCP address is taken, before the first start writes a token it would not use. */
+/**
+ * Fails early when the address cannot be listened on (a TCP address taken; a socket path whose
+ * directory is missing or that holds something else), before the first start writes a token
+ * it would not use.
+ */
 export async function probeListen(listen: Listen): Promise<void> {
-  if (listen.kind !== 'tcp') return;
+  if (listen.kind === 'unix') {
+    if (!existsSync(dirname(listen.path))) throw listenFailure(Object.assign(new Error('ENOENT'), { code: 'ENOENT' }), listen);
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(listen.path);
+    } catch {
+      // nothing there: bind() makes it
+    }
+    if (st && !st.isSocket() && !st.isSymbolicLink()) {
+      throw new StartFailure(
+        DAEMON_EXIT.listen,
+        `VPNSVC_LISTEN: ${listen.path} exists and is not a socket: move it away or listen elsewhere`,
+      );
+    }
+    return;
+  }
   const probe = createServer();
   try {
     await new Promise<void>((resolve, reject) => {

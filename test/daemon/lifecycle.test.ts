@@ -614,6 +614,24 @@ test('port in use: one line naming the cause and the fix, exit 3, no token writt
   assert.ok(!existsSync(join(daemon.dir, 'state', 'admin.token')), 'nothing written for a start that fails');
 });
 
+test('a socket path that holds a file, or whose directory is missing: one line, exit 3, no token written', async (t) => {
+  for (const [what, setup, message] of [
+    ['a file', (dir: string) => writeFileSync(join(dir, 'vpnsvc.sock'), 'not a socket'), /exists and is not a socket: move it away/],
+    ['no directory', () => undefined, /\(ENOENT\): the directory of the socket does not exist/],
+  ] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-badsock-'));
+    setup(dir);
+    const path = what === 'a file' ? join(dir, 'vpnsvc.sock') : join(dir, 'missing', 'vpnsvc.sock');
+    const daemon = spawnDaemon({ VPNSVC_LISTEN: `unix:${path}` }, dir);
+    t.after(() => daemon.stop());
+    assert.equal(await daemon.exited, 3, `${what}: ${daemon.output()}`);
+    const lines = daemon.output().trim().split('\n');
+    assert.equal(lines.length, 1, daemon.output());
+    assert.match(lines[0]!, message);
+    assert.ok(!existsSync(join(dir, 'state', 'admin.token')), `${what}: nothing written`);
+  }
+});
+
 test('a state directory the user cannot write: one line, exit 4, how to fix it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-eacces-'));
   chmodSync(dir, 0o755);

@@ -20,6 +20,7 @@ want openssl openssl             # the TLS test makes its certificate
 want iperf3 iperf3               # npm run demo and npm run bench
 want man man-db                  # man vpnsvc (the page is built with npm run build)
 want groff groff-base            # the man page test renders it
+want zsh zsh                     # the completion test runs the zsh script
 
 if ((${#need[@]} > 0)); then
   echo "installing: ${need[*]}"

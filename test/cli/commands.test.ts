@@ -374,6 +374,22 @@ test("completion: bash completes command words and the chosen command's options"
   assert.deepEqual(complete('vpnsvc dns domain '), ['add', 'del']);
   assert.deepEqual(complete('vpnsvc --url http://x:1 set --m'), ['--mtu']);
   assert.deepEqual(complete('vpnsvc up vpn0 --rep'), ['--replace']);
+  // zsh runs the same function through bashcompinit (sh emulation, as zsh's completion calls it).
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-zsh-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, '_vpnsvc.zsh'), (await call(['completion', 'zsh'])).out);
+  const zsh = spawnSync(
+    'zsh',
+    [
+      '-f',
+      '-c',
+      `source ${join(dir, '_vpnsvc.zsh')}; emulate sh -c 'COMP_WORDS=(vpnsvc dns ""); COMP_CWORD=2; _vpnsvc; printf "%s\\n" "\${COMPREPLY[@]}"'`,
+    ],
+    { encoding: 'utf8', env: { ...process.env, HOME: dir } },
+  );
+  if (zsh.error) return t.skip('zsh is not installed');
+  assert.equal(zsh.status, 0, zsh.stderr);
+  assert.deepEqual(zsh.stdout.trim().split('\n').sort(), ['add', 'del', 'domain', 'list']);
 });
 
 /**

@@ -58,7 +58,7 @@ complete -F _vpnsvc vpnsvc
 export function zshCompletion(commands: CliCommand[]): string {
   return `#compdef vpnsvc
 # zsh completion for vpnsvc: eval "$(vpnsvc completion zsh)" in ~/.zshrc
-autoload -U +X compinit && compinit
+(( $+functions[compdef] )) || { autoload -U +X compinit && compinit }
 autoload -U +X bashcompinit && bashcompinit
 ${bashCompletion(commands)}`;
 }

@@ -5,7 +5,8 @@
  * namespace is removed afterwards, also on failure and on Ctrl-C.
  *
  * Without root there is no namespace: the kernel tests skip and say why (with CI=true such a
- * skip fails the run; see test/helpers/kernel.ts).
+ * skip fails the run; see test/helpers/kernel.ts). The summary counts skipped suites as well as
+ * skipped tests, with each reason (scripts/lib/honest-summary-reporter.mjs).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';

@@ -636,10 +636,12 @@ test('a state directory the user cannot write: one line, exit 4, how to fix it',
   const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-eacces-'));
   chmodSync(dir, 0o755);
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  // As nobody, a state directory inside a directory root owns.
+  // As nobody (or the non-root user running the tests), a state directory inside one root owns:
+  // the temp dir when root made it, else /var/lib.
+  const stateDir = process.getuid?.() === 0 ? join(dir, 'state') : join('/var/lib', `vpnsvc-eacces-${process.pid}`, 'state');
   const daemon = spawnDaemon(
     {
-      VPNSVC_STATE_DIR: join(dir, 'state'),
+      VPNSVC_STATE_DIR: stateDir,
       VPNSVC_LISTEN: `unix:${join(tmpdir(), `vpnsvc-eacces-${process.pid}.sock`)}`,
       HOME: '/nonexistent',
     },

@@ -51,6 +51,10 @@ function noToken(ep: Endpoint | undefined): string {
 }
 
 export async function run(argv: string[], io: Io, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number> {
+  if (argv.length === 0) {
+    io.err('vpnsvc: name a command, e.g. vpnsvc status (vpnsvc --help lists them all)');
+    return EXIT.usage;
+  }
   let chosen: Invocation | undefined;
   const program = buildProgram(COMMANDS, packageVersion(), io, (inv) => {
     chosen = inv;

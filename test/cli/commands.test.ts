@@ -297,6 +297,7 @@ test('--version, per-command help with option values, did you mean', async () =>
     [['rout', 'add', '10.0.0.0/8'], /unknown command 'rout' \(Did you mean route\?\)/],
     [['route', 'ad', '10.0.0.0/8'], /unknown command "vpnsvc route ad" \(did you mean add\?\)/],
     [['route'], /"vpnsvc route" needs a command: add, list, del/],
+    [[], /^vpnsvc: name a command, e\.g\. vpnsvc status/],
     [['show', '--no-such-flag'], /unknown option '--no-such-flag'/],
   ] as [string[], RegExp][]) {
     const r = await call(args);

@@ -67,7 +67,7 @@ export function manPage(commands: CliCommand[], version: string, serviceExits: R
       ...Object.entries(serviceExits).map(([name, code]) => [code, `the service answered ${name}`] as const),
     ].map(([code, what]) => `.TP\n\\fB${code}\\fR\n${String(what).includes('\\') ? what : esc(String(what))}`),
     '.SH SEE ALSO',
-    'vpnsvc\\-daemon(8) (\\fBvpnsvc\\-daemon \\-\\-help\\fR), the README of the vpnsvc checkout',
+    '\\fBvpnsvc\\-daemon \\-\\-help\\fR (the daemon, its settings and exit codes), the README of the vpnsvc checkout',
   );
   return `${lines.join('\n')}\n`;
 }

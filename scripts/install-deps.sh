@@ -14,7 +14,7 @@ want make make                   # the native shim is built at npm install
 want cc gcc libc6-dev
 want nft nftables                # the kill switch applies its table with nft
 want ping iputils-ping           # ICMP probes of the leak test and the end-to-end tunnel
-want /usr/bin/python3 python3    # the protect test's client app and TUN reader (also as nobody)
+want /usr/bin/python3 python3    # the protect test's client app and TUN reader (also as nobody); the sd_notify receiver
 want setpriv util-linux          # the protect and capability tests' restricted callers
 want openssl openssl             # the TLS test makes its certificate
 want iperf3 iperf3               # npm run demo and npm run bench
@@ -23,6 +23,9 @@ want /usr/include/json-c/json.h libjson-c-dev  # clients/c: JSON bodies
 want pkg-config pkg-config                     # clients/c: its build and its capi-vpnsvc.pc
 want curl curl                   # the console test makes an event with curl
 want /usr/bin/chromium chromium  # the console tests drive Debian's Chromium (playwright-core, no browser download)
+want man man-db                  # man vpnsvc (the page is built with npm run build)
+want groff groff-base            # the man page test renders it
+want zsh zsh                     # the completion test runs the zsh script
 
 if ((${#need[@]} > 0)); then
   echo "installing: ${need[*]}"

@@ -5,7 +5,8 @@
  * namespace is removed afterwards, also on failure and on Ctrl-C.
  *
  * Without root there is no namespace: the kernel tests skip and say why (with CI=true such a
- * skip fails the run; see test/helpers/kernel.ts).
+ * skip fails the run; see test/helpers/kernel.ts). The summary counts skipped suites as well as
+ * skipped tests, with each reason (scripts/lib/honest-summary-reporter.mjs).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,9 @@ function findTests(dir) {
 }
 
 const files = (only.length > 0 ? only : findTests(join(root, 'test'))).sort();
-const nodeArgs = ['--import', 'tsx', '--test', '--test-reporter=spec', ...files];
+// The spec reporter, with a summary that counts skipped suites (scripts/lib/honest-summary-reporter.mjs).
+const reporter = join(root, 'scripts/lib/honest-summary-reporter.mjs');
+const nodeArgs = ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, '--test-reporter-destination=stdout', ...files];
 const isRoot = process.getuid?.() === 0;
 const netns = `vpnsvc-test-${process.pid}`;
 // The test namespace shares the host's file system: a daemon a test starts without saying

@@ -18,8 +18,9 @@ import { PacketChannel } from '../dataplane/packet-channel.js';
 import { openPointToPoint } from '../system/tun.js';
 
 const USAGE = `usage: vpnsvc bridge --url <ws-url> --name <tun> --local <ipv4> --peer <ipv4>
-                     [--mtu <n>] [--framing batch|packet] [--token-file <path>] [--mask]
-  Token: $VPNSVC_TOKEN, or --token-file. --framing batch (default) carries several packets per
+                     [--mtu <n>] [--framing batch|packet] [--token-file <path>] [--ca <pem>] [--mask]
+  Token: $VPNSVC_TOKEN, or --token-file. --ca (or $VPNSVC_CA): the CA of a wss:// daemon's
+  certificate, when it is not one the system trusts. --framing batch (default) carries several packets per
   message; packet carries one. --mask uses random WebSocket masking keys (default: a zero key,
   which skips the XOR pass; masking only protects browser-era proxies).`;
 
@@ -31,6 +32,8 @@ export interface BridgeOptions {
   mtu: number;
   framing: Framing;
   token: string | undefined;
+  /** PEM of the CA that signed a wss:// daemon's certificate. */
+  ca?: Buffer;
   mask: boolean;
 }
 
@@ -45,21 +48,41 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
       mtu: { type: 'string', default: '1500' },
       framing: { type: 'string', default: 'batch' },
       'token-file': { type: 'string' },
+      ca: { type: 'string' },
       mask: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
-  if (values.help) throw new UsageError('');
+  if (values.help) throw new HelpRequested();
   const { url, name, local, peer } = values;
   if (!url || !name || !local || !peer) throw new UsageError('--url, --name, --local and --peer are required');
   if (values.framing !== 'batch' && values.framing !== 'packet') throw new UsageError('--framing is batch or packet');
   const mtu = Number(values.mtu);
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new UsageError('--mtu is 68..65535');
-  const token = values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.VPNSVC_TOKEN;
+  let token = process.env.VPNSVC_TOKEN;
+  if (values['token-file']) {
+    try {
+      token = readFileSync(values['token-file'], 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(
+        `cannot read the --token-file ${values['token-file']} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
+    }
+  }
+  const caPath = values.ca ?? process.env.VPNSVC_CA;
+  let ca: Buffer | undefined;
+  if (caPath) {
+    try {
+      ca = readFileSync(caPath);
+    } catch (err) {
+      throw new UsageError(`cannot read the --ca ${caPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
   return {
     url,
     name,
+    ...(ca && { ca }),
     local,
     peer,
     mtu,
@@ -70,6 +93,13 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
 }
 
 export class UsageError extends Error {}
+class HelpRequested extends Error {}
+
+/**
+ * Exit codes of `vpnsvc bridge`: 0 the stream ended normally (or --help), 2 usage, 5 the bridge
+ * failed (no TUN, the daemon refused or dropped the stream), as the CLI's table says.
+ */
+export const BRIDGE_EXIT = { ok: 0, usage: 2, failed: 5 } as const;
 
 /** Brings the bridge up; resolves with the close code when the stream ends. */
 export function runBridge(
@@ -85,6 +115,7 @@ export function runBridge(
     perMessageDeflate: false,
     maxPayload: 1 << 20,
     headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+    ...(opts.ca && { ca: opts.ca }),
     ...(opts.mask ? {} : { generateMask: (mask: Buffer) => void mask.fill(0) }),
   });
   let tcp: Socket | undefined;
@@ -138,20 +169,31 @@ export async function bridgeMain(argv: string[]): Promise<number> {
   try {
     opts = parseBridgeArgs(argv);
   } catch (err) {
-    const msg = (err as Error).message;
-    process.stderr.write(`${msg ? `vpnsvc bridge: ${msg}\n` : ''}${USAGE}\n`);
-    return 2;
+    if (err instanceof HelpRequested) {
+      process.stdout.write(`${USAGE}\n`);
+      return BRIDGE_EXIT.ok;
+    }
+    process.stderr.write(`vpnsvc bridge: ${(err as Error).message} (vpnsvc bridge --help)\n`);
+    return BRIDGE_EXIT.usage;
   }
   let bridge: ReturnType<typeof runBridge>;
+  // One line for the failure that ends the bridge: the first reason seen, not every echo of it.
+  let failure: string | undefined;
+  const log = (line: string) => {
+    if (line.startsWith('bridge: up ')) process.stderr.write(`vpnsvc ${line}\n`);
+    else failure ??= line.replace(/^bridge: /, '');
+  };
   try {
-    bridge = runBridge(opts);
+    bridge = runBridge(opts, log);
   } catch (err) {
-    process.stderr.write(`vpnsvc bridge: ${(err as Error).message}\n`);
-    return 1;
+    process.stderr.write(`vpnsvc bridge: cannot open the TUN ${opts.name}: ${(err as Error).message}\n`);
+    return BRIDGE_EXIT.failed;
   }
   const stop = () => bridge.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const code = await bridge.done;
-  return code === 1000 || code === 1001 ? 0 : 1;
+  if (code === 1000 || code === 1001) return BRIDGE_EXIT.ok;
+  process.stderr.write(`vpnsvc bridge: ${failure ?? `the stream closed with code ${code}`}\n`);
+  return BRIDGE_EXIT.failed;
 }

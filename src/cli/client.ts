@@ -21,6 +21,8 @@ export interface Endpoint {
   token?: string;
   /** Where the token came from, for error messages (never the token itself). */
   tokenSource: string;
+  /** With no token: the file looked for last and why it gave none, for the 401 message. */
+  tokenLookedFor?: string;
 }
 
 /** The service answered with its error body. */
@@ -45,8 +47,20 @@ export interface EndpointFlags {
   ca?: string;
 }
 
-function readToken(path: string): string {
-  return readFileSync(path, 'utf8').trim();
+/** A file the CLI itself needed (a token, a CA, a packet) could not be read. */
+export class LocalFileError extends Error {}
+
+/** Reads a local file or throws a one-line LocalFileError naming it and the errno. */
+export function readLocalFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new LocalFileError(`cannot read ${what} ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+function readToken(path: string, what: string): string {
+  return readLocalFile(path, what).toString('utf8').trim();
 }
 
 /** Flags first, then the environment, then the daemon's own state directory. */
@@ -70,14 +84,17 @@ export function resolveEndpoint(flags: EndpointFlags, env: NodeJS.ProcessEnv = p
     if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UsageError(`unsupported URL scheme in "${raw}"`);
   }
   const caPath = flags.ca ?? env.VPNSVC_CA;
-  const ca = caPath ? readFileSync(caPath) : undefined;
+  const ca = caPath ? readLocalFile(caPath, flags.ca ? '--ca' : 'VPNSVC_CA') : undefined;
 
   const candidates: [string, () => string | undefined][] = [
     ['--token', () => flags.token],
-    ['--token-file', () => (flags.tokenFile ? readToken(flags.tokenFile) : undefined)],
+    ['--token-file', () => (flags.tokenFile ? readToken(flags.tokenFile, 'the --token-file') : undefined)],
     ['VPNSVC_TOKEN', () => env.VPNSVC_TOKEN],
-    ['VPNSVC_TOKEN_FILE', () => (env.VPNSVC_TOKEN_FILE ? readToken(env.VPNSVC_TOKEN_FILE) : undefined)],
-    ['VPNSVC_ADMIN_TOKEN_FILE', () => (env.VPNSVC_ADMIN_TOKEN_FILE ? readToken(env.VPNSVC_ADMIN_TOKEN_FILE) : undefined)],
+    ['VPNSVC_TOKEN_FILE', () => (env.VPNSVC_TOKEN_FILE ? readToken(env.VPNSVC_TOKEN_FILE, 'VPNSVC_TOKEN_FILE') : undefined)],
+    [
+      'VPNSVC_ADMIN_TOKEN_FILE',
+      () => (env.VPNSVC_ADMIN_TOKEN_FILE ? readToken(env.VPNSVC_ADMIN_TOKEN_FILE, 'VPNSVC_ADMIN_TOKEN_FILE') : undefined),
+    ],
   ];
   for (const [source, get] of candidates) {
     const token = get();
@@ -85,12 +102,20 @@ export function resolveEndpoint(flags: EndpointFlags, env: NodeJS.ProcessEnv = p
   }
   const stateFile = join(env.VPNSVC_STATE_DIR ?? DEFAULT_STATE_DIR, 'admin.token');
   let token: string | undefined;
+  let why = 'empty';
   try {
-    token = readToken(stateFile);
-  } catch {
-    // No readable admin token: requests go without one and the daemon says 401.
+    token = readFileSync(stateFile, 'utf8').trim();
+  } catch (err) {
+    // No readable admin token: requests go without one; a 401 then says where the CLI looked.
+    why = (err as NodeJS.ErrnoException).code ?? 'unreadable';
   }
-  return { base, ...(socketPath && { socketPath }), ...(ca && { ca }), ...(token && { token }), tokenSource: token ? stateFile : 'none' };
+  return {
+    base,
+    ...(socketPath && { socketPath }),
+    ...(ca && { ca }),
+    ...(token ? { token } : { tokenLookedFor: `${stateFile} (${why})` }),
+    tokenSource: token ? stateFile : 'none',
+  };
 }
 
 export class UsageError extends Error {}

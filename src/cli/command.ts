@@ -1,8 +1,21 @@
-/** What a CLI command is. Other modules (e.g. src/cli/bridge.ts) export one of these. */
-import type { ParseArgsConfig } from 'node:util';
+/**
+ * What a CLI command is. Each group of commands is a module under src/cli/commands/ exporting a
+ * list of these; src/cli/commands.ts registers every group in one place, and src/cli/program.ts
+ * turns them into the commander program (help, completion and the man page come from there).
+ */
 import type { Endpoint } from './client.js';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+export interface CliOption {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Repeatable: every value is kept, in order. */
+  multiple?: boolean;
+  /** What the value is, as help shows it: `<bytes>`. */
+  value?: string;
+  description?: string;
+}
+
+export type OptionSpec = Record<string, CliOption>;
 
 export interface Io {
   out(text: string): void;
@@ -24,13 +37,13 @@ export interface CliContext {
 
 export interface Parsed {
   positionals: string[];
-  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  values: Record<string, string | boolean | string[] | undefined>;
 }
 
 export interface CliCommand {
   /** The words that select the command: ['route', 'add']. */
   words: string[];
-  /** Positional arguments as shown in help: '<address>/<prefix>...'. */
+  /** Positional arguments as shown in help: '<address/prefix>...'. */
   args?: string;
   summary: string;
   options?: OptionSpec;

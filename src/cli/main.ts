@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /**
- * vpnsvc: the command-line client of the vpnsvc daemon. Exit codes: 0 done; 2 usage; 3 the
- * daemon cannot be reached; 10+ the service's error (see EXIT_CODES); 1 anything else.
+ * vpnsvc: the command-line client of the vpnsvc daemon. Every failure is one line on stderr and
+ * an exit code: EXIT (program.ts) for the CLI's own, EXIT_CODES for the service's errors.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { ConnectError, DEFAULT_URL, type Endpoint, resolveEndpoint, ServiceError, UsageError } from './client.js';
-import type { CliCommand, CliContext, Io } from './command.js';
-import { COMMANDS, findCommand } from './commands.js';
-import { GLOBAL_OPTIONS, parseFor } from './parse.js';
+import { packageVersion } from '../config/version.js';
+import { ConnectError, type Endpoint, LocalFileError, resolveEndpoint, ServiceError, UsageError } from './client.js';
+import type { CliContext, Io } from './command.js';
+import { COMMANDS } from './commands.js';
+import { buildProgram, CommanderError, EXIT, GroupUsage, type Invocation, TOKEN_ORDER } from './program.js';
 
 /** One exit code per service error, so scripts can branch without parsing text. */
 export const EXIT_CODES: Record<string, number> = {
@@ -22,98 +22,93 @@ export const EXIT_CODES: Record<string, number> = {
   VPNSVC_ERROR_NOT_SUPPORTED: 16,
   VPNSVC_ERROR_OUT_OF_MEMORY: 17,
 };
-export const EXIT_USAGE = 2;
-export const EXIT_UNREACHABLE = 3;
+export const EXIT_USAGE = EXIT.usage;
+export const EXIT_UNREACHABLE = EXIT.unreachable;
 
-function usage(): string {
-  const rows = COMMANDS.map((c) => [`${c.words.join(' ')}${c.args ? ` ${c.args}` : ''}`, c.summary] as const);
-  const width = Math.max(...rows.map(([l]) => l.length));
-  return [
-    'usage: vpnsvc [--url URL] [--token-file FILE] [--ca FILE] [--json] <command> [args]',
-    '',
-    'commands:',
-    ...rows.map(([l, s]) => `  ${l.padEnd(width)}  ${s}`),
-    '',
-    `daemon:  --url, else VPNSVC_URL, else VPNSVC_LISTEN, else ${DEFAULT_URL} (unix:/path for a socket); --ca FILE or VPNSVC_CA for a private CA`,
-    'token:   --token-file, VPNSVC_TOKEN, VPNSVC_TOKEN_FILE, VPNSVC_ADMIN_TOKEN_FILE, else $VPNSVC_STATE_DIR/admin.token',
-    `exit:    0 ok, 2 usage, 3 daemon unreachable, ${Object.entries(EXIT_CODES)
-      .map(([k, v]) => `${v} ${k.replace('VPNSVC_ERROR_', '')}`)
-      .join(', ')}`,
-  ].join('\n');
+/**
+ * The service's messages name REST operations ("POST /interfaces"); the CLI says which of its
+ * commands does that instead.
+ */
+export function inCliWords(message: string): string {
+  return message.replace(/\b(GET|PUT|POST|PATCH|DELETE) (\/[\w{}/.~%:-]*)/g, (whole, method: string, path: string) => {
+    // Creating an interface, for a user, is bringing a VPN up.
+    if (method === 'POST' && path === '/interfaces') return 'vpnsvc up';
+    // The command that does only this, before one (like `up`) that also does it.
+    const byFocus = [...COMMANDS].sort((a, b) => (a.operations?.length ?? 0) - (b.operations?.length ?? 0));
+    const hit = byFocus.find((c) =>
+      c.operations?.some((op) => {
+        const [m, template] = op.split(' ') as [string, string];
+        const re = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{\w+\\?\}/g, '[^/]+')}$`);
+        return m === method && re.test(path);
+      }),
+    );
+    return hit ? `vpnsvc ${hit.words.join(' ')}` : whole;
+  });
 }
 
-/** Global options parsed leniently; everything after the command's words is left to the command. */
-function passthrough(argv: string[], command: CliCommand, loose: Record<string, unknown>): ReturnType<typeof parseFor> {
-  const at = argv.indexOf(command.words[command.words.length - 1]!);
-  const g = parseFor(
-    { ...command, options: {} },
-    argv.slice(0, at).filter((a) => !command.words.includes(a)),
-  ).global;
-  return { positionals: argv.slice(at + 1), values: {}, global: { ...g, help: false, json: g.json || loose.json === true } };
-}
-
-/** Removes the command's words (in order) from the positionals. */
-function dropWords(positionals: string[], words: string[]): string[] {
-  const rest = [...positionals];
-  for (const w of words) rest.splice(rest.indexOf(w), 1);
-  return rest;
+function noToken(ep: Endpoint | undefined): string {
+  return `no token was sent: looked for ${ep?.tokenLookedFor ?? 'admin.token in the state directory'}; give one with --token-file FILE or $VPNSVC_TOKEN, or set VPNSVC_STATE_DIR to the daemon's state directory (order: ${TOKEN_ORDER})`;
 }
 
 export async function run(argv: string[], io: Io, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number> {
-  // First pass, lenient: which command? (Its own options are unknown until then.)
-  const loose = parseArgs({ args: argv, options: GLOBAL_OPTIONS, allowPositionals: true, strict: false });
-  const found = findCommand(loose.positionals);
-  if (!found) {
-    if (loose.values.help) {
-      io.out(usage());
-      return 0;
-    }
-    if (loose.positionals.length === 0) {
-      io.err(usage());
-      return EXIT_USAGE;
-    }
-    io.err(`vpnsvc: unknown command "${loose.positionals.join(' ')}"\n\n${usage()}`);
-    return EXIT_USAGE;
+  if (argv.length === 0) {
+    io.err('vpnsvc: name a command, e.g. vpnsvc status (vpnsvc --help lists them all)');
+    return EXIT.usage;
   }
-  const { command } = found;
+  let chosen: Invocation | undefined;
+  const program = buildProgram(COMMANDS, packageVersion(), io, (inv) => {
+    chosen = inv;
+  });
   try {
-    const parsed = command.passthrough ? passthrough(argv, command, loose.values) : parseFor(command, argv);
-    if (!command.passthrough) parsed.positionals = dropWords(parsed.positionals, command.words);
-    if (parsed.global.help) {
-      const opts = Object.keys(command.options ?? {})
-        .map((o) => `--${o}`)
-        .join(' ');
-      io.out(
-        `vpnsvc ${command.words.join(' ')}${command.args ? ` ${command.args}` : ''}${opts ? ` [${opts}]` : ''}\n  ${command.summary}${command.operations ? `\n  REST: ${command.operations.join(', ')}` : ''}`,
-      );
-      return 0;
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+      return EXIT.usage;
     }
-    let endpoint: Endpoint | undefined;
+    if (err instanceof GroupUsage) {
+      io.err(`vpnsvc: ${err.message}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  if (!chosen) return EXIT.usage;
+  const { command, parsed, global } = chosen;
+  let endpoint: Endpoint | undefined;
+  const json = global.json || argv.includes('--json');
+  try {
     const ctx: CliContext = {
-      endpoint: () => (endpoint ??= resolveEndpoint(parsed.global, env)),
-      json: parsed.global.json ?? false,
+      endpoint: () => {
+        endpoint ??= resolveEndpoint(global, env);
+        return endpoint;
+      },
+      json,
       io,
       env,
       signal,
     };
-    return (await command.run(ctx, parsed)) ?? 0;
+    return (await command.run(ctx, parsed)) ?? EXIT.ok;
   } catch (err) {
     if (err instanceof ServiceError) {
-      if (argv.includes('--json'))
-        io.out(JSON.stringify({ error: err.errorName, code: err.code, message: err.message, status: err.status }));
-      io.err(`vpnsvc: ${err.errorName}: ${err.message}`);
-      return EXIT_CODES[err.errorName] ?? 1;
+      const message = err.status === 401 && !endpoint?.token ? noToken(endpoint) : inCliWords(err.message);
+      if (json) io.out(JSON.stringify({ error: err.errorName, code: err.code, message: err.message, status: err.status }));
+      io.err(`vpnsvc: ${err.errorName}: ${message}`);
+      return EXIT_CODES[err.errorName] ?? EXIT.failed;
     }
     if (err instanceof ConnectError) {
+      io.err(`vpnsvc: ${err.message} (is the daemon running? --url or $VPNSVC_URL say where it listens)`);
+      return EXIT.unreachable;
+    }
+    if (err instanceof LocalFileError) {
       io.err(`vpnsvc: ${err.message}`);
-      return EXIT_UNREACHABLE;
+      return EXIT.localFile;
     }
-    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`vpnsvc: ${(err as Error).message}`);
-      return EXIT_USAGE;
+    if (err instanceof UsageError) {
+      io.err(`vpnsvc: ${err.message}`);
+      return EXIT.usage;
     }
-    io.err(`vpnsvc: ${(err as Error).stack ?? String(err)}`);
-    return 1;
+    io.err(`vpnsvc: ${(err as Error).message ?? String(err)}`);
+    return EXIT.failed;
   }
 }
 
@@ -134,6 +129,11 @@ export function processIo(): Io {
 // Run only as the program (also through npm's bin symlink), not when imported by tests.
 const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
 if (isMain) {
+  // A reader that goes away (`vpnsvc spec | head`) ends the output, not in a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());

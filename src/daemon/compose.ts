@@ -15,8 +15,9 @@ import { buildApp } from '../http/app.js';
 import { loadSpec } from '../http/spec.js';
 import { FdChannel } from '../system/fd-channel.js';
 import { type HostProbe, probeHost } from '../system/host.js';
+import { isMountPoint } from '../system/mounts.js';
 import { type DefaultRoute, defaultRoutes, NftFirewall } from '../system/nft.js';
-import { createResolverBackend } from '../system/resolver/detect.js';
+import { createResolverBackend, DEFAULT_RESOLV_CONF } from '../system/resolver/detect.js';
 import type { ResolverBackend } from '../system/resolver/types.js';
 import type { TokenStore } from '../tokens/token-store.js';
 
@@ -59,6 +60,16 @@ export function resolverFromEnv(env: NodeJS.ProcessEnv, stateDir: string): Resol
   return createResolverBackend({ env, stateDir });
 }
 
+/**
+ * The file backend replaces resolv.conf by rename; a resolv.conf that is a mount point (a
+ * container's, which the runtime bind-mounts) cannot be replaced, so DNS is unsupported there.
+ */
+function dnsProblem(resolver: ResolverBackend, env: NodeJS.ProcessEnv): string | undefined {
+  const path = env.VPNSVC_RESOLV_CONF || DEFAULT_RESOLV_CONF;
+  if (resolver.name !== 'file' || !isMountPoint(path)) return undefined;
+  return `DNS is unsupported here: ${path} is a bind mount (as in a container), which the file backend cannot replace (EBUSY); run the daemon on the host (systemd) for DNS through the tunnel`;
+}
+
 export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
   const probe = options.probe ?? (await probeHost());
   const resolver = resolverFromEnv(options.env, options.stateDir);
@@ -81,7 +92,7 @@ export async function composeDaemon(options: ComposeOptions): Promise<Daemon> {
   const app = await buildApp({
     vpnsvc,
     spec: loadSpec(),
-    host: { features: async () => describeFeatures(probe, resolver.name), startedAt: Date.now() },
+    host: { features: async () => describeFeatures(probe, resolver.name, dnsProblem(resolver, options.env)), startedAt: Date.now() },
     tokens: options.tokens,
     ...(options.log && { loggerInstance: options.log }),
     ...(options.https && { https: options.https }),

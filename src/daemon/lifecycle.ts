@@ -3,81 +3,135 @@
  * token from a file), the house itself (compose.ts), crash recovery and the journal, listening,
  * token reloads, and the bounded graceful shutdown on SIGTERM/SIGINT.
  */
-import { lstatSync, readFileSync, type Stats, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, type Stats, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../config/config.js';
 import { type EventData, withReason } from '../engine/events.js';
 import type { Vpnsvc } from '../engine/vpnsvc.js';
-import { isLiveDaemon, type Reconciler, RuntimeJournal, readJournal, reconcile, staleTunReconciler } from '../recovery/journal.js';
+import {
+  firewallReconciler,
+  isLiveDaemon,
+  type Reconciler,
+  RuntimeJournal,
+  readJournal,
+  reconcile,
+  resolverReconciler,
+  routesReconciler,
+  staleTunReconciler,
+} from '../recovery/journal.js';
 import { iproute2Links } from '../system/links.js';
-import { loadNative } from '../system/native.js';
+import { loadNative, sdNotify } from '../system/native.js';
+import { BACKUP_FILE } from '../system/resolver/file-backend.js';
 import { installAdminToken } from '../tokens/admin-token.js';
 import { TokenStore } from '../tokens/token-store.js';
 import { watchTokens } from '../tokens/token-watch.js';
 import { composeDaemon, type Daemon } from './compose.js';
 import { createLogger } from './logging.js';
+import { DAEMON_EXIT, listenFailure, probeListen, StartFailure, stateDirFailure } from './start-failure.js';
 import { prepareStateDir, UntrustedStateDir } from './state-dir.js';
 
 /** Leaves the unix socket mode 0660 as bind() creates it: owner and group, nobody else. */
 const SOCKET_UMASK = 0o117;
 
 /**
- * Runs the daemon until a signal stops it. Exits 2 on bad configuration or a state directory
- * others could write, 1 when the native shim is missing or another daemon holds the state
- * directory.
+ * Runs the daemon until a signal stops it. A start that fails prints one line (cause and fix)
+ * and exits with a code of DAEMON_EXIT (start-failure.ts).
  */
 export async function runDaemon(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(env);
   } catch (err) {
-    process.stderr.write(`vpnsvc: ${(err as Error).message}\n`);
-    process.exit(2);
+    return fail(new StartFailure(DAEMON_EXIT.config, (err as Error).message));
   }
   const log = createLogger(config.logLevel);
   try {
     prepareStateDir(config.stateDir);
   } catch (err) {
-    log.fatal(err instanceof UntrustedStateDir ? { problems: err.problems } : {}, (err as Error).message);
-    process.exit(2);
+    return fail(
+      err instanceof UntrustedStateDir ? new StartFailure(DAEMON_EXIT.config, err.message) : stateDirFailure(err, config.stateDir),
+    );
   }
   try {
     loadNative();
   } catch (err) {
-    log.fatal((err as Error).message);
-    process.exit(1);
+    return fail(new StartFailure(DAEMON_EXIT.failed, (err as Error).message));
+  }
+  try {
+    await probeListen(config.listen);
+  } catch (err) {
+    return fail(err as StartFailure);
   }
 
   const { https } = prepareDaemon(config, log);
-  const { store, createdAdminToken } = TokenStore.openStateDir(config.stateDir);
+  let opened: ReturnType<typeof TokenStore.openStateDir>;
+  try {
+    opened = TokenStore.openStateDir(config.stateDir);
+  } catch (err) {
+    return fail(stateDirFailure(err, config.stateDir));
+  }
+  const { store, createdAdminToken } = opened;
   if (createdAdminToken) log.info({ path: createdAdminToken }, 'first start: generated an admin token (vpnservice + internet)');
+  // The file backend's recovery (in composeDaemon) consumes this backup: seen now, reported below.
+  const resolverBackup = existsSync(join(config.stateDir, BACKUP_FILE))
+    ? `a resolv.conf backup of the crashed run (${BACKUP_FILE})`
+    : undefined;
   let daemon: Daemon;
   try {
     daemon = await composeDaemon({ env, stateDir: config.stateDir, tokens: store, log, ...(https && { https }) });
   } catch (err) {
-    log.fatal(`cannot start the DNS backend: ${(err as Error).message}`);
-    process.exit(2);
+    return fail(new StartFailure(DAEMON_EXIT.config, `cannot start the DNS backend: ${(err as Error).message}`));
   }
   const features = await daemon.app.host.features();
   if (!features.supported) log.warn({ missing: features.missing }, 'the VPN feature is not supported on this host');
 
-  const running = await startDaemon(config, daemon.vpnsvc, store, log);
+  const running = await startDaemon(config, daemon.vpnsvc, store, log, [
+    routesReconciler(iproute2Links),
+    resolverReconciler(features.dnsBackend ?? 'no', resolverBackup),
+    firewallReconciler(() => daemon.vpnsvc.firewallState()),
+  ]);
   await startAlwaysOn(daemon.vpnsvc, log);
   const { app } = daemon;
-  if (config.listen.kind === 'unix') {
-    try {
-      await listenUnix(app, config.listen.path, log);
-    } catch (err) {
-      log.fatal((err as Error).message);
-      process.exit(2);
-    }
-  } else {
-    await app.listen({ host: config.listen.host, port: config.listen.port });
+  try {
+    if (config.listen.kind === 'unix') await listenUnix(app, config.listen.path, log);
+    else await app.listen({ host: config.listen.host, port: config.listen.port });
+  } catch (err) {
+    running.journal.close();
+    const failure = (err as NodeJS.ErrnoException).code
+      ? listenFailure(err, config.listen)
+      : new StartFailure(DAEMON_EXIT.config, (err as Error).message);
+    return fail(failure);
   }
   listenFdChannel(daemon, log);
+  notifyReady(
+    env,
+    log,
+    `listening on ${config.listen.kind === 'unix' ? `unix:${config.listen.path}` : `${config.listen.host}:${config.listen.port}`}`,
+  );
   handleShutdown(daemon, running, config, log);
+}
+
+/** One line on stderr, then the exit code: what a service manager's log and a terminal both show well. */
+function fail(failure: StartFailure): never {
+  process.stderr.write(`vpnsvc-daemon: ${failure.message}\n`);
+  process.exit(failure.exitCode);
+}
+
+/**
+ * sd_notify READY=1 once the API answers, so `systemctl start` (Type=notify) returns when the
+ * daemon can be used. Only under a service manager that asks for it ($NOTIFY_SOCKET).
+ */
+export function notifyReady(env: NodeJS.ProcessEnv, log: Pick<Logger, 'warn'>, status: string): void {
+  const socket = env.NOTIFY_SOCKET;
+  if (!socket) return;
+  try {
+    sdNotify(socket, `READY=1\nMAINPID=${process.pid}\nSTATUS=${status}`);
+  } catch (err) {
+    log.warn({ socket }, `could not tell the service manager the daemon is ready: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -130,8 +184,7 @@ export function prepareDaemon(config: Config, log: Logger): { https?: { cert: Bu
     }
     return https ? { https } : {};
   } catch (err) {
-    log.fatal((err as Error).message);
-    process.exit(2);
+    return fail(new StartFailure(DAEMON_EXIT.config, (err as Error).message));
   }
 }
 
@@ -156,11 +209,17 @@ export async function startDaemon(
   bus.onListenerError = (err) => log.error({ err }, 'an event listener failed');
   const previous = readJournal(config.stateDir);
   if (previous && isLiveDaemon(previous.pid)) {
-    log.fatal({ pid: previous.pid, stateDir: config.stateDir }, 'another vpnsvc daemon is running with this state directory');
-    process.exit(1);
+    fail(
+      new StartFailure(
+        DAEMON_EXIT.failed,
+        `another vpnsvc daemon is running with this state directory (pid ${previous.pid}, ${config.stateDir}): stop it, or give this one its own VPNSVC_STATE_DIR`,
+      ),
+    );
   }
+  withReason({ source: 'daemon' }, () =>
+    bus.emit('daemon.started', { data: { pid: process.pid, crashedPredecessor: previous !== undefined } }),
+  );
   await withReason({ source: 'recovery' }, async () => {
-    bus.emit('daemon.started', { data: { pid: process.pid, crashedPredecessor: previous !== undefined } });
     if (!previous) return;
     const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), ...reconcilers]);
     for (const r of reports) {
@@ -199,6 +258,13 @@ export function handleShutdown({ app, vpnsvc, fdChannel }: Daemon, running: Runn
     stopping = true;
     const t0 = Date.now();
     log.info({ signal, boundMs: config.shutdownTimeoutMs }, 'shutting down');
+    if (process.env.NOTIFY_SOCKET) {
+      try {
+        sdNotify(process.env.NOTIFY_SOCKET, 'STOPPING=1');
+      } catch {
+        // The service manager learns of the stop from the exit anyway.
+      }
+    }
     const force = setTimeout(() => {
       log.error({ elapsedMs: Date.now() - t0 }, 'shutdown took too long; exiting');
       process.exit(1);

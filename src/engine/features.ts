@@ -24,9 +24,11 @@ export function featureSupport(probe: HostProbe): FeatureSupport {
   return { missing: () => missingForVpn(probe) };
 }
 
-export function describeFeatures(probe: HostProbe, dnsBackend: string | null): Features {
+/** `dnsProblem`: why the resolver backend cannot work here (e.g. a container's resolv.conf), listed with the rest. */
+export function describeFeatures(probe: HostProbe, dnsBackend: string | null, dnsProblem?: string): Features {
   const missing = missingForVpn(probe);
   if (!probe.nft.available) missing.push('nft is not installed (Debian package "nftables"): the firewall (block/unblock) is unavailable');
+  if (dnsProblem) missing.push(dnsProblem);
   return {
     feature: VPN_FEATURE,
     supported: missingForVpn(probe).length === 0,

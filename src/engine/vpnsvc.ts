@@ -48,6 +48,7 @@ import { DnsSettings, resolverCall } from './dns.js';
 import { EventBus, type EventData, withReason } from './events.js';
 import { type FdTicket, type FdTicketRequest, TicketBook, type TicketHolder } from './fd-tickets.js';
 import type { FeatureSupport } from './features.js';
+import { checkIpPacket } from './ip-packet.js';
 import { changeRoutes, flushRoutes, listRoutes, type RouteTarget } from './ip-routes.js';
 import { KillSwitch } from './kill-switch.js';
 import type { ProfileStore } from './profile-store.js';
@@ -297,7 +298,9 @@ export class Vpnsvc {
     if (packet.length === 0 || packet.length > MAX_PACKET) {
       throw invalidParameter(`a packet is 1-${MAX_PACKET} bytes, got ${packet.length}`);
     }
-    return this.channelOf(name).write(packet);
+    const channel = this.channelOf(name);
+    checkIpPacket(packet);
+    return channel.write(packet);
   }
 
   /** EBUSY (before a transport upgrades) when another client holds the interface's stream. */
@@ -351,13 +354,20 @@ export class Vpnsvc {
   /** vpnsvc_unblock_networks: lifts every restriction, with or without a VPN; nothing to lift is fine. */
   unblockNetworks(): Promise<void> {
     return this.exclusive(async () => {
+      await this.firewall.requireNft();
+      this.requireFeature();
       await this.firewall.unblock();
       this.events.emit('firewall.unblocked', { data: {} });
     });
   }
 
-  /** The block as the kernel has it (also one set by an earlier run of the daemon). */
-  firewallState(): Promise<FirewallState> {
+  /**
+   * The block as the kernel has it (also one set by an earlier run of the daemon). Like every
+   * call, NOT_SUPPORTED with what is missing (nft, CAP_NET_ADMIN) rather than nft's own failure.
+   */
+  async firewallState(): Promise<FirewallState> {
+    await this.firewall.requireNft();
+    this.requireFeature();
     return this.firewall.state();
   }
 

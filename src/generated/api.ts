@@ -178,6 +178,9 @@ export interface paths {
          *     (`POST /interfaces/{name}/apply`), as the seed says; before that the call is refused
          *     with 400 and nothing is deferred.
          *
+         *     Every route names its prefix (`prefix` is required; there is no implied /32):
+         *     `vpnsvc route add 10.1.0.0` is refused, `10.1.0.0/32` is one host.
+         *
          *     With an array (at most 20000 routes, 1 MiB of JSON) the routes go to the kernel in
          *     batches over one netlink socket; when one fails, the ones already added by the call are
          *     removed again, so either every route of the array is in the kernel or none is. The
@@ -460,6 +463,10 @@ export interface paths {
         /**
          * vpnsvc_write. Injects one IP packet into the TUN, as if it came from the tunnel.
          * @description The body is one IPv4 or IPv6 packet (`application/octet-stream`, at most 65535 bytes).
+         *     A body that starts like IPv4 or IPv6 must match its own header (IPv4: header length
+         *     20-60 bytes and total length equal to the body; IPv6: 40 bytes plus the payload length
+         *     equal to the body), else 400 VPNSVC_ERROR_INVALID_PARAMETER saying what differs and
+         *     nothing is written.
          *     A TUN write never blocks, so the `blocking` flag does not change this call. Writing is
          *     allowed while a stream is attached (each write is one whole packet). The kernel refusing
          *     the packet (e.g. the link is down: EIO; not an IP packet: EINVAL) is 500
@@ -984,7 +991,12 @@ export interface components {
             };
             /** @description The resolver backend in use (none yet when null). */
             dnsBackend: string | null;
-            /** @description What the host lacks, in words an operator can act on. */
+            /**
+             * @description What the host lacks, in words an operator can act on: for the VPN feature (then
+             *     `supported` is false), and also what leaves a part of the API unusable while the
+             *     feature stays supported: nft for the firewall, and DNS where the file backend's
+             *     resolv.conf is a bind mount (a container's), which it cannot replace.
+             */
             missing: string[];
         };
         Health: {

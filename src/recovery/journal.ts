@@ -146,3 +146,51 @@ export async function reconcile(previous: Journal | undefined, reconcilers: Reco
   }
   return reports;
 }
+
+/** The routes of the crashed run lived on its TUN: the kernel dropped them with the link. */
+export function routesReconciler(links: LinkProbe): Reconciler {
+  return {
+    name: 'routes',
+    async run(previous) {
+      const found = (previous?.interfaces ?? []).map((i) =>
+        links.index(i.name) === undefined
+          ? `the routes through ${i.name} went with the link`
+          : `${i.name} still exists: its routes go with it when the tun reconciler removes it`,
+      );
+      return { found, did: [] };
+    },
+  };
+}
+
+/**
+ * The resolver: the backend's own recovery ran before the engine was built (compose.ts), putting
+ * back what the crashed run changed. `restored` says what that was, as the caller saw it.
+ */
+export function resolverReconciler(backend: string, restored: string | undefined): Reconciler {
+  return {
+    name: 'resolver',
+    async run() {
+      return restored
+        ? { found: [restored], did: [`restored the resolver through the ${backend} backend`] }
+        : { found: [`nothing of the crashed run left in the ${backend} backend`], did: [] };
+    },
+  };
+}
+
+/** The kill switch is fail-closed: a block of the crashed run stays in force, and is said to. */
+export function firewallReconciler(state: () => Promise<{ blocked: boolean; allowVpn: unknown[]; allowOriginal: unknown[] }>): Reconciler {
+  return {
+    name: 'firewall',
+    async run() {
+      const s = await state();
+      return s.blocked
+        ? {
+            found: [
+              `the kill switch is still in force (${s.allowVpn.length} VPN and ${s.allowOriginal.length} original-network exceptions): kept, fail-closed; lift it with DELETE /firewall (vpnsvc firewall unblock)`,
+            ],
+            did: [],
+          }
+        : { found: ['no kill switch in force'], did: [] };
+    },
+  };
+}

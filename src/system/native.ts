@@ -58,6 +58,7 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     dup: lib.func('int vs_dup(int fd)'),
     protectFd: lib.func('int vs_protect_fd(int sock, const char *ifname)'),
     linkDelete: lib.func('int vs_link_delete(int ifindex)'),
+    sdNotify: lib.func('int vs_sd_notify(const char *path, const char *message)'),
   };
 }
 
@@ -387,4 +388,12 @@ export function deleteLink(ifindex: number): boolean {
   if (rc === -ENODEV) return false;
   check(rc, `delete link ${ifindex}`, 'VPNSVC_ERROR_IO_ERROR');
   return true;
+}
+
+/**
+ * sd_notify(3): sends `message` (e.g. "READY=1") to the socket systemd names in $NOTIFY_SOCKET
+ * (a path, or "@name" for an abstract socket). Throws with the errno name when it cannot.
+ */
+export function sdNotify(socket: string, message: string): void {
+  check(loadNative().sdNotify(socket, message), `notify ${socket}`, 'VPNSVC_ERROR_IO_ERROR');
 }

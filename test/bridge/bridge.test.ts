@@ -30,7 +30,7 @@ test('bridge options: missing or bad values are usage errors', () => {
   assert.throws(() => parseBridgeArgs([...base, '--token', 'x']), /Unknown option/, 'no tokens on the command line');
 });
 
-test('vpnsvc with no or an unknown command prints usage and exits 2', async () => {
+test('vpnsvc with no or an unknown command says so in one line, points at --help and exits 2', async () => {
   const cli = join(projectRoot(), 'src/cli/main.ts');
   for (const args of [[], ['nope'], ['bridge']]) {
     const err = await promisify(execFile)(process.execPath, ['--import', 'tsx', cli, ...args]).then(
@@ -38,6 +38,7 @@ test('vpnsvc with no or an unknown command prints usage and exits 2', async () =
       (e: { code: number; stderr: string }) => e,
     );
     assert.equal(err.code, 2);
-    assert.match(err.stderr, /usage: vpnsvc/);
+    assert.match(err.stderr, /^vpnsvc( bridge)?: .*\(vpnsvc( bridge)? --help/);
+    assert.equal(err.stderr.trimEnd().split('\n').length, 1, err.stderr);
   }
 });

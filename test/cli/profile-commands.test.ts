@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { renderPlan } from '../../src/cli/profile-commands.js';
+import { renderPlan } from '../../src/cli/commands/profiles.js';
 import { build, TOKENS } from '../helpers/app.js';
 import { cli } from '../helpers/cli.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';

@@ -3,7 +3,7 @@
  * SIGKILL, structured logs that never carry a token, the admin token from a file.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn as spawnChild } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -195,6 +195,64 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     assert.equal(events[1]!.reason.source, 'recovery');
     assert.equal(events[1]!.data.predecessor.pid, second.child.pid);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('after SIGKILL with DNS set and the kill switch on: recovery restores resolv.conf and reports the block in force', async (t) => {
+    // Its own network namespace: a kill switch in the shared test namespace would cut other test files off.
+    const ns = `vsrec-${process.pid}`;
+    ip('netns', 'add', ns);
+    t.after(() => ip('netns', 'delete', ns));
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'link', 'add', 'vsrecd0', 'type', 'veth', 'peer', 'name', 'vsrecd1');
+    ip('-n', ns, 'link', 'set', 'vsrecd0', 'up');
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-recover-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const resolvConf = join(dir, 'resolv.conf');
+    const original = "# the user's\nnameserver 192.168.1.1\n";
+    writeFileSync(resolvConf, original);
+    const env = { VPNSVC_DNS_BACKEND: 'file', VPNSVC_RESOLV_CONF: resolvConf };
+    const opts = { prefix: ['ip', 'netns', 'exec', ns], keepDir: true };
+    const first = spawnDaemon(env, dir, opts);
+    t.after(() => first.stop());
+    await waitReady(first);
+    assert.equal((await first.call('POST', '/interfaces', { name: 'vsrec0' })).status, 201);
+    assert.equal((await first.call('PATCH', '/interfaces/vsrec0', { localIp: '10.73.0.1', remoteIp: '10.73.0.2' })).status, 200);
+    assert.equal((await first.call('POST', '/interfaces/vsrec0/apply')).status, 200);
+    assert.equal((await first.call('POST', '/dns', { server: '10.73.0.53' })).status, 201);
+    const block = { allowVpn: [{ address: '0.0.0.0', prefix: 0 }], allowOriginal: [], originalInterface: 'vsrecd0' };
+    assert.equal((await first.call('PUT', '/firewall', block)).status, 200);
+    assert.match(readFileSync(resolvConf, 'utf8'), /10\.73\.0\.53/);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    rmSync(first.socket, { force: true });
+
+    const second = spawnDaemon(env, dir, opts);
+    t.after(() => second.stop());
+    await waitReady(second);
+    const token = second.token();
+    t.after(() => second.call('DELETE', '/firewall', undefined, token).catch(() => undefined));
+    assert.equal(readFileSync(resolvConf, 'utf8'), original, "the crashed run's resolv.conf change is undone");
+    const log = (name: string) => logLines(second).find((l) => l.msg === `recovery: ${name}`);
+    assert.deepEqual(log('resolver')?.did, ['restored the resolver through the file backend'], second.output());
+    assert.match(log('resolver')!.found.join(), /a resolv\.conf backup of the crashed run/);
+    assert.match(
+      log('firewall')!.found.join(),
+      /the kill switch is still in force \(1 VPN and 0 original-network exceptions\): kept, fail-closed/,
+    );
+    assert.match(log('routes')!.found.join(), /the routes through vsrec0 went with the link/);
+    const events = (await second.call('GET', '/events?types=daemon')).body.events as {
+      type: string;
+      reason: { source: string };
+      data: any;
+    }[];
+    assert.equal(events[0]!.type, 'daemon.started');
+    assert.equal(events[0]!.reason.source, 'daemon', "a start is the daemon's doing, not recovery's");
+    assert.equal(events[1]!.type, 'daemon.recovered');
+    assert.deepEqual(
+      events[1]!.data.reports.map((r: { reconciler: string }) => r.reconciler),
+      ['tun', 'routes', 'resolver', 'firewall'],
+    );
+    assert.equal((await second.call('GET', '/firewall')).body.blocked, true, 'the block is still in the kernel');
   });
 
   test("a stale TUN of the crashed run is removed; a user's device of the same name is left alone", async (t) => {
@@ -475,4 +533,163 @@ describe('the state directory and the unix socket: what the daemon trusts', () =
     }
     rmSync(dir, { recursive: true, force: true });
   });
+});
+
+// ---- starting and stopping as operators do ------------------------------------------------
+
+/** Runs the built daemon's entry (dist/, as `npm start` does) with arguments. */
+function daemonBin(args: string[]) {
+  return run(process.execPath, ['--import', 'tsx', join(projectRoot(), 'src/server.ts'), ...args], { cwd: projectRoot() }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('vpnsvc-daemon --help and --version exit 0; an unknown argument is a one-line usage error', async () => {
+  const help = await daemonBin(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage: vpnsvc-daemon/);
+  assert.match(help.stdout, /3 {2}cannot listen/);
+  const version = await daemonBin(['--version']);
+  assert.equal(version.code, 0);
+  const { version: v } = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+  assert.equal(version.stdout, `vpnsvc-daemon ${v}\n`);
+  const bad = await daemonBin(['--port', '1']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+});
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  test(`npm start, stopped by its pid with ${signal}, stops the daemon`, async (t) => {
+    assert.ok(existsSync(join(projectRoot(), 'dist/src/server.js')), 'npm start runs the build: npm run build first');
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-npm-start-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const npm = spawnChild('npm', ['start', '--silent'], {
+      cwd: projectRoot(),
+      env: { ...process.env, VPNSVC_STATE_DIR: join(dir, 'state'), VPNSVC_LISTEN: `unix:${join(dir, 'vpnsvc.sock')}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    npm.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    npm.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const npmExited = new Promise<number | null>((r) => npm.on('exit', (code) => r(code)));
+    t.after(() => npm.kill('SIGKILL'));
+    await waitFor(() => /Server listening/.test(out), 15_000).catch(() => assert.fail(out));
+    // The daemon's own pid, from its journal.
+    const daemonPid = (JSON.parse(readFileSync(join(dir, 'state', JOURNAL_FILE), 'utf8')) as { pid: number }).pid;
+    assert.notEqual(daemonPid, npm.pid);
+    t.after(() => {
+      if (alive(daemonPid)) process.kill(daemonPid, 'SIGKILL');
+    });
+    process.kill(npm.pid!, signal);
+    await npmExited;
+    await waitFor(() => !alive(daemonPid), 12_000).catch(() =>
+      assert.fail(`daemon ${daemonPid} still runs after ${signal} to npm:\n${out}`),
+    );
+    assert.match(out, /"msg":"shutdown complete"/);
+    assert.ok(!existsSync(join(dir, 'state', JOURNAL_FILE)), 'a clean shutdown removes the journal');
+  });
+}
+
+test('port in use: one line naming the cause and the fix, exit 3, no token written', async (t) => {
+  const holder = createNetServer();
+  await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+  t.after(() => holder.close());
+  const port = (holder.address() as { port: number }).port;
+  const daemon = spawnDaemon({ VPNSVC_LISTEN: `127.0.0.1:${port}` });
+  t.after(() => daemon.stop());
+  assert.equal(await daemon.exited, 3);
+  const lines = daemon.output().trim().split('\n');
+  assert.deepEqual(lines.length, 1, daemon.output());
+  assert.match(lines[0]!, new RegExp(`^vpnsvc-daemon: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): .*VPNSVC_LISTEN`));
+  assert.ok(!existsSync(join(daemon.dir, 'state', 'admin.token')), 'nothing written for a start that fails');
+});
+
+test('a socket path that holds a file, or whose directory is missing: one line, exit 3, no token written', async (t) => {
+  for (const [what, setup, message] of [
+    ['a file', (dir: string) => writeFileSync(join(dir, 'vpnsvc.sock'), 'not a socket'), /exists and is not a socket: move it away/],
+    ['no directory', () => undefined, /\(ENOENT\): the directory of the socket does not exist/],
+  ] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-badsock-'));
+    setup(dir);
+    const path = what === 'a file' ? join(dir, 'vpnsvc.sock') : join(dir, 'missing', 'vpnsvc.sock');
+    const daemon = spawnDaemon({ VPNSVC_LISTEN: `unix:${path}` }, dir);
+    t.after(() => daemon.stop());
+    assert.equal(await daemon.exited, 3, `${what}: ${daemon.output()}`);
+    const lines = daemon.output().trim().split('\n');
+    assert.equal(lines.length, 1, daemon.output());
+    assert.match(lines[0]!, message);
+    assert.ok(!existsSync(join(dir, 'state', 'admin.token')), `${what}: nothing written`);
+  }
+});
+
+test('a state directory the user cannot write: one line, exit 4, how to fix it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-eacces-'));
+  chmodSync(dir, 0o755);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // As nobody (or the non-root user running the tests), a state directory inside one root owns:
+  // the temp dir when root made it, else /var/lib.
+  const stateDir = process.getuid?.() === 0 ? join(dir, 'state') : join('/var/lib', `vpnsvc-eacces-${process.pid}`, 'state');
+  const daemon = spawnDaemon(
+    {
+      VPNSVC_STATE_DIR: stateDir,
+      VPNSVC_LISTEN: `unix:${join(tmpdir(), `vpnsvc-eacces-${process.pid}.sock`)}`,
+      HOME: '/nonexistent',
+    },
+    dir,
+    {
+      prefix: process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [],
+      keepDir: true,
+    },
+  );
+  t.after(() => daemon.stop());
+  assert.equal(await daemon.exited, 4, daemon.output());
+  const lines = daemon.output().trim().split('\n');
+  assert.equal(lines.length, 1, daemon.output());
+  assert.match(lines[0]!, /^vpnsvc-daemon: cannot write the state directory .*\(EACCES\): run the daemon as root, or set VPNSVC_STATE_DIR/);
+});
+
+test('bad configuration: one line, exit 2', async (t) => {
+  const daemon = spawnDaemon({ VPNSVC_SHUTDOWN_TIMEOUT_MS: 'soon' });
+  t.after(() => daemon.stop());
+  assert.equal(await daemon.exited, 2);
+  const lines = daemon.output().trim().split('\n');
+  assert.equal(lines.length, 1, daemon.output());
+  assert.match(lines[0]!, /^vpnsvc-daemon: .*VPNSVC_SHUTDOWN_TIMEOUT_MS/);
+});
+
+test('sd_notify: READY=1 with the daemon pid reaches $NOTIFY_SOCKET once the API answers', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vpnsvc-notify-'));
+  const socket = join(dir, 'notify.sock');
+  // A datagram receiver, as systemd's notify socket is (Node has none).
+  const receiver = spawnChild(
+    'python3',
+    [
+      '-c',
+      'import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("bound",flush=True)\nwhile True:\n  d=s.recv(4096).decode()\n  print(repr(d),flush=True)\n  if "READY=1" in d: break',
+      socket,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => receiver.kill('SIGKILL'));
+  let got = '';
+  receiver.stdout?.on('data', (d: Buffer) => (got += d.toString()));
+  await waitFor(() => got.includes('bound'));
+  const daemon = spawnDaemon({ NOTIFY_SOCKET: socket }, dir);
+  t.after(() => daemon.stop());
+  await waitFor(() => got.includes('READY=1'), 15_000).catch(() => assert.fail(daemon.output()));
+  // Ready means ready: the API answers at once.
+  assert.equal((await daemon.call('GET', '/health', undefined, '')).status, 200);
+  assert.match(got, new RegExp(`MAINPID=${daemon.child.pid}\\\\n`));
+  daemon.child.kill('SIGTERM');
+  assert.equal(await daemon.exited, 0);
 });

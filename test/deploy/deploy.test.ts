@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { COMMANDS } from '../../src/cli/commands.js';
 import { DEFAULT_LISTEN } from '../../src/config/config.js';
 import { projectRoot } from '../../src/config/project-root.js';
 import { BACKEND_WRITABLE_PATHS } from '../../src/system/resolver/detect.js';
@@ -56,7 +57,7 @@ function daemonSet(): DaemonSet {
   return ds;
 }
 
-test('DaemonSet: one daemon per node in the host network, NET_ADMIN only, /dev/net/tun', () => {
+test('DaemonSet: one daemon per node in the host network, NET_ADMIN and SYS_PTRACE only, /dev/net/tun', () => {
   const ds = daemonSet();
   assert.equal(ds.apiVersion, 'apps/v1');
   for (const [k, v] of Object.entries(ds.spec.selector.matchLabels))
@@ -66,7 +67,8 @@ test('DaemonSet: one daemon per node in the host network, NET_ADMIN only, /dev/n
   assert.equal(pod.containers.length, 1);
   const c = pod.containers[0]!;
 
-  assert.deepEqual(c.securityContext.capabilities.add, ['NET_ADMIN']);
+  // The systemd unit's set, which test/deploy/capabilities.test.ts runs the daemon with.
+  assert.deepEqual(c.securityContext.capabilities.add, ['NET_ADMIN', 'SYS_PTRACE']);
   assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
   assert.notEqual(c.securityContext.privileged, true);
   assert.equal(c.securityContext.allowPrivilegeEscalation, false);
@@ -167,4 +169,115 @@ test('container build: builds the shim and the TypeScript, runs the daemon, ship
   assert.match(file, /dist\/src\/server\.js/);
   assert.match(file, /dist\/src\/cli\/main\.js/);
   assert.match(file, /^STOPSIGNAL SIGTERM$/m);
+});
+
+test('systemd unit: Type=notify, which the daemon answers with READY=1 once it listens', () => {
+  const unit = readFileSync(deploy('systemd/vpnsvc.service'), 'utf8');
+  assert.match(unit, /^Type=notify$/m);
+  assert.match(unit, /^NotifyAccess=main$/m);
+  // The notification itself is tested against a datagram socket in test/daemon/lifecycle.test.ts.
+  assert.match(readFileSync(join(projectRoot(), 'src/daemon/lifecycle.ts'), 'utf8'), /sdNotify\(socket, `READY=1/);
+});
+
+// ---- the manifests against the Kubernetes API schema ---------------------------------------
+
+const kubernetesFiles = () =>
+  readdirSync(deploy('kubernetes'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join('kubernetes', f));
+
+/** The validators kubernetes-models generates from the Kubernetes OpenAPI schema, by apiVersion and kind. */
+async function modelFor(apiVersion: string, kind: string): Promise<new (o: unknown) => { validate(): void }> {
+  const group = apiVersion.includes('/') ? apiVersion : `core/${apiVersion}`;
+  const [g, v] = group.split('/') as [string, string];
+  const path = g === 'core' ? `kubernetes-models/${v}/${kind}` : `kubernetes-models/${g}/${v}/${kind}`;
+  const mod = (await import(path)) as Record<string, new (o: unknown) => { validate(): void }>;
+  const model = mod[kind];
+  assert.ok(model, `no Kubernetes schema for ${apiVersion} ${kind}`);
+  return model;
+}
+
+test('every manifest in deploy/kubernetes is valid against the Kubernetes API schema', async () => {
+  const kinds: string[] = [];
+  for (const file of kubernetesFiles()) {
+    for (const doc of parseAllDocuments(readFileSync(deploy(file), 'utf8'))) {
+      assert.deepEqual(doc.errors, [], `${file} parses`);
+      const obj = doc.toJS() as { apiVersion: string; kind: string } | null;
+      if (!obj) continue;
+      const Model = await modelFor(obj.apiVersion, obj.kind);
+      assert.doesNotThrow(() => new Model(obj).validate(), `${file}: ${obj.kind}`);
+      kinds.push(obj.kind);
+    }
+  }
+  assert.deepEqual(kinds.sort(), ['DaemonSet', 'Namespace']);
+});
+
+test('the schema check can fail: wrong types and a missing field are refused', async () => {
+  const Model = await modelFor('apps/v1', 'DaemonSet');
+  const good = daemonSet() as unknown as { spec: { template: { spec: Record<string, any> } } };
+  const broken = (change: (pod: Record<string, any>) => void) => {
+    const copy = structuredClone(good);
+    change(copy.spec.template.spec);
+    return () => new Model(copy).validate();
+  };
+  assert.throws(
+    broken((pod) => (pod.containers[0].ports[0].containerPort = 'http')),
+    /containerPort must be integer/,
+  );
+  assert.throws(
+    broken((pod) => delete pod.containers[0].name),
+    /containers\/0 must have required property name/,
+  );
+  assert.throws(
+    broken((pod) => (pod.hostPID = 'yes')),
+    /hostPID must be boolean/,
+  );
+  assert.throws(
+    broken((pod) => (pod.terminationGracePeriodSeconds = 'long')),
+    /terminationGracePeriodSeconds must be integer/,
+  );
+});
+
+test('DaemonSet: readiness is `vpnsvc ready` (the VPN feature here), liveness is /health; protect can reach node processes', () => {
+  const pod = daemonSet().spec.template.spec as unknown as {
+    hostPID?: boolean;
+    containers: { readinessProbe: { exec?: { command: string[] }; httpGet?: unknown }; livenessProbe: { httpGet: { path: string } } }[];
+  };
+  const c = pod.containers[0]!;
+  assert.deepEqual(c.readinessProbe.exec?.command, ['vpnsvc', 'ready']);
+  assert.equal(c.livenessProbe.httpGet.path, '/health');
+  assert.equal(pod.hostPID, true, 'pidfd_open needs the node pid of the app whose socket is protected');
+  assert.ok(
+    COMMANDS.some((cmd) => cmd.words.join(' ') === 'ready'),
+    'the readiness probe runs a command the CLI has',
+  );
+});
+
+test('DaemonSet: memory request covers the measured footprint, and the limit the request', () => {
+  const c = daemonSet().spec.template.spec.containers[0] as unknown as {
+    resources: { requests: { memory: string }; limits: { memory: string } };
+  };
+  const mib = (q: string) => {
+    const m = /^(\d+)(Mi|Gi)$/.exec(q);
+    assert.ok(m, `${q} in Mi or Gi`);
+    return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+  };
+  // 133 MB peak RSS after 10,000 routes (the comment in the manifest says how it was measured).
+  assert.ok(mib(c.resources.requests.memory) >= 133_000_000 / 2 ** 20, c.resources.requests.memory);
+  assert.ok(mib(c.resources.limits.memory) > mib(c.resources.requests.memory));
+});
+
+test('namespace: Pod Security "privileged" enforced, with the reasons; the DaemonSet lives there', () => {
+  const text = readFileSync(deploy('kubernetes/namespace.yaml'), 'utf8');
+  const ns = parseAllDocuments(text)[0]!.toJS() as { metadata: { name: string; labels: Record<string, string> } };
+  assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
+  for (const why of ['hostNetwork', 'hostPID', 'hostPath', 'NET_ADMIN, SYS_PTRACE']) assert.ok(text.includes(why), why);
+  assert.equal((daemonSet() as unknown as { metadata: { namespace: string } }).metadata.namespace, ns.metadata.name);
+});
+
+test('deploy README: the kill switch warning lists what a node must allow', () => {
+  const readme = readFileSync(deploy('README.md'), 'utf8');
+  assert.match(readme, /kill switch/i);
+  for (const what of ['API server', 'pod CIDR', 'service CIDR', 'node subnet', '--allow-original']) assert.ok(readme.includes(what), what);
+  assert.match(readFileSync(deploy('kubernetes/vpnsvc-daemonset.yaml'), 'utf8'), /WARNING, the kill switch/);
 });

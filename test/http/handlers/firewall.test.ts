@@ -170,3 +170,13 @@ describe('/firewall in the test namespace', kernelTestOptions(), () => {
     }
   });
 });
+
+test('a host without what the VPN feature needs (e.g. not root): every /firewall call is 501 naming it', async (t) => {
+  const missing = 'CAP_NET_ADMIN: the daemon does not run as root and lacks the capability';
+  const { admin } = await build(t, { support: { missing: () => [missing] } });
+  for (const res of [await admin.get('/firewall'), await admin.delete('/firewall'), await admin.put('/firewall').send(BLOCK)]) {
+    assert.equal(res.status, 501, JSON.stringify(res.body));
+    assert.equal(res.body.error, 'VPNSVC_ERROR_NOT_SUPPORTED');
+    assert.ok(res.body.message.includes(missing), res.body.message);
+  }
+});

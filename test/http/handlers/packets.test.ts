@@ -330,3 +330,23 @@ describe('packets on the kernel', kernelTestOptions(), () => {
     assert.equal((await built.admin.get(`/interfaces/${IFACE}`)).status, 404);
   });
 });
+
+describe('POST /packets checks the IP header against the body', kernelTestOptions(), () => {
+  test('"hello" and a packet longer than its header says are 400, not written', async (t) => {
+    const built = await tunnel(t);
+    const counters = async () => (await built.admin.get(`/interfaces/${IFACE}`).expect(200)).body.counters;
+    const before = await counters();
+    const post = (body: Buffer) =>
+      built.admin.post(`/interfaces/${IFACE}/packets`).set('content-type', 'application/octet-stream').send(body);
+    const hello = await post(Buffer.from('hello'));
+    assert.equal(hello.status, 400);
+    assertContract('writePacket', hello);
+    assert.match(hello.body.message, /not an IPv6 packet/);
+    const padded = await post(Buffer.concat([ipv4Udp('10.9.0.2', '10.9.0.1', 4000, 5000, Buffer.from('x')), Buffer.alloc(3)]));
+    assert.equal(padded.status, 400);
+    assert.match(padded.body.message, /the IPv4 header says 29 bytes/);
+    const after = await counters();
+    assert.equal(after.writeDropped, before.writeDropped, 'refused before the TUN');
+    assert.equal(after.rxPackets, before.rxPackets, 'nothing reached the TUN');
+  });
+});

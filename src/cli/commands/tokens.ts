@@ -1,15 +1,30 @@
 /**
- * `vpnsvc token …`: manages the daemon's token file in its state directory directly (root on
- * the daemon's host), the way the daemon's first start creates it. Secrets are printed once and
+ * `vpnsvc token …`: `whoami` asks the daemon which token the CLI is using; the others manage the
+ * daemon's token file in its state directory directly (root on the daemon's host), the way the
+ * daemon's first start creates it. Secrets are printed once and
  * only their hashes are stored. The running daemon notices the change (src/token-watch.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_PRIVILEGES, addToken, PRIVILEGES, type Privilege, removeToken, TOKENS_FILE, type TokenFile } from '../tokens/token-store.js';
-import { DEFAULT_STATE_DIR, UsageError } from './client.js';
-import type { CliCommand, Parsed } from './command.js';
+import {
+  ADMIN_PRIVILEGES,
+  addToken,
+  PRIVILEGES,
+  type Privilege,
+  removeToken,
+  TOKENS_FILE,
+  type TokenFile,
+} from '../../tokens/token-store.js';
+import { DEFAULT_STATE_DIR, json, LocalFileError, send, UsageError } from '../client.js';
+import type { CliCommand, OptionSpec, Parsed } from '../command.js';
 
-const stateDirOption = { 'state-dir': { type: 'string' } } as const;
+const stateDirOption: OptionSpec = {
+  'state-dir': {
+    type: 'string',
+    value: '<dir>',
+    description: "the daemon's state directory (default: $VPNSVC_STATE_DIR, else /var/lib/vpnsvc)",
+  },
+};
 
 function stateDir(p: Parsed, env: NodeJS.ProcessEnv): string {
   return (p.values['state-dir'] as string | undefined) ?? env.VPNSVC_STATE_DIR ?? DEFAULT_STATE_DIR;
@@ -20,7 +35,7 @@ function readTokens(dir: string): TokenFile {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as TokenFile;
   } catch (err) {
-    throw new UsageError(
+    throw new LocalFileError(
       `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (is the daemon's state directory right? --state-dir)`,
     );
   }
@@ -42,12 +57,31 @@ function parsePrivileges(v: unknown): Privilege[] {
   return [...new Set(names)] as Privilege[];
 }
 
+const whoami: CliCommand = {
+  words: ['token', 'whoami'],
+  summary: 'the token this CLI uses: its id and privileges, as the daemon sees them',
+  operations: ['GET /auth/me'],
+  async run(ctx, p) {
+    if (p.positionals.length > 0) throw new UsageError('usage: vpnsvc token whoami');
+    const me = json(await send(ctx.endpoint(), 'GET', '/auth/me')) as { tokenId: string; privileges: string[] };
+    ctx.io.out(ctx.json ? JSON.stringify(me, null, 2) : `${me.tokenId}  ${me.privileges.join(',') || '(no privileges)'}`);
+  },
+};
+
 export const tokenCommands: CliCommand[] = [
+  whoami,
   {
     words: ['token', 'add'],
     args: '<id>',
     summary: 'create a token (--privileges vpnservice,internet[,protect] | any of them | none); prints the secret once',
-    options: { ...stateDirOption, privileges: { type: 'string' } },
+    options: {
+      ...stateDirOption,
+      privileges: {
+        type: 'string',
+        value: '<list>',
+        description: 'vpnservice,internet,protect (comma-separated), or none; default vpnservice,internet',
+      },
+    },
     async run(ctx, p) {
       const id = p.positionals[0];
       if (!id || p.positionals.length > 1 || !/^[A-Za-z0-9_.-]{1,64}$/.test(id))

@@ -2,13 +2,13 @@
  * The CLI's configuration-document and profile commands: `apply -f FILE [--dry-run]
  * [--confirm-within N]` (also `up -f FILE`), `config show|confirm`, `profile
  * up|list|show|save|rm NAME`. The work is in functions that take already-parsed options, a
- * client and an output; the CliCommand objects at the end only adapt them to the current
- * dispatcher. Files are YAML or JSON (JSON is YAML); they go to the daemon as JSON.
+ * client and an output; the CliCommand objects at the end only adapt them to the program.
+ * Files are YAML or JSON (JSON is YAML); they go to the daemon as JSON.
  */
 import { readFile } from 'node:fs/promises';
 import { parse, stringify } from 'yaml';
-import { type Endpoint, json, send, UsageError } from './client.js';
-import type { CliCommand, CliContext, OptionSpec, Parsed } from './command.js';
+import { type Endpoint, json, send, UsageError } from '../client.js';
+import type { CliCommand, CliContext, OptionSpec, Parsed } from '../command.js';
 
 type Obj = Record<string, unknown>;
 
@@ -139,9 +139,17 @@ export async function profileRemove(client: ConfigClient, out: Output, name: str
   if (!out.json) out.out(`removed profile ${name}`);
 }
 
-// ---- the current dispatcher's commands ----------------------------------------------------------
+// ---- the commands ----------------------------------------------------------
 
-const applyOptions: OptionSpec = { 'dry-run': { type: 'boolean' }, 'confirm-within': { type: 'string' } };
+const applyOptions: OptionSpec = {
+  'dry-run': { type: 'boolean', description: 'show the plan; change nothing' },
+  'confirm-within': {
+    type: 'string',
+    value: '<seconds>',
+    description: 'revert unless "vpnsvc config confirm" comes within so many seconds',
+  },
+};
+const fileOption: OptionSpec = { file: { type: 'string', short: 'f', value: '<file>', description: 'a YAML or JSON document' } };
 
 function parsedApply(p: Parsed): ApplyOptions {
   const within = p.values['confirm-within'];
@@ -163,7 +171,7 @@ export function withFileForm(command: CliCommand): CliCommand {
   return {
     ...command,
     summary: `${command.summary}; with -f FILE: make the host match a YAML/JSON document (--dry-run shows the plan, --confirm-within N)`,
-    options: { ...command.options, file: { type: 'string', short: 'f' }, ...applyOptions },
+    options: { ...command.options, ...fileOption, ...applyOptions },
     operations: [...(command.operations ?? []), 'PUT /config'],
     async run(ctx, p) {
       const file = p.values.file;
@@ -175,7 +183,7 @@ export function withFileForm(command: CliCommand): CliCommand {
   };
 }
 
-export const PROFILE_COMMANDS: CliCommand[] = [
+export const profileCommands: CliCommand[] = [
   {
     words: ['config', 'show'],
     summary: 'the whole VPN as one document (YAML), read back from the kernel',
@@ -205,7 +213,11 @@ export const PROFILE_COMMANDS: CliCommand[] = [
     words: ['profile', 'save'],
     args: '<name> -f FILE',
     summary: 'save a YAML/JSON document as a profile (--always-on, --lockdown)',
-    options: { file: { type: 'string', short: 'f' }, 'always-on': { type: 'boolean' }, lockdown: { type: 'boolean' } },
+    options: {
+      ...fileOption,
+      'always-on': { type: 'boolean', description: 'apply this profile whenever the daemon starts' },
+      lockdown: { type: 'boolean', description: 'with --always-on: block traffic outside the VPN until it is up' },
+    },
     operations: ['PUT /profiles/{name}'],
     run: (ctx, p) => {
       const name = one(p, 'profile save <name> -f FILE');

@@ -32,6 +32,7 @@ import followersPlugin from './plugins/followers.js';
 import httpContractPlugin from './plugins/http-contract.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestContextPlugin, { apiReason, requestIdOptions } from './plugins/request-context.js';
+import ownSocketsPlugin from './plugins/own-sockets.js';
 import vpnsvcPlugin from './plugins/vpnsvc.js';
 import { serializerCompiler } from './serialization.js';
 import type { Spec } from './spec.js';
@@ -158,6 +159,7 @@ export async function buildApp({
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null, withCredentials: true } });
   await app.register(consolePlugin);
   await app.register(vpnsvcPlugin, { vpnsvc, spec, host });
+  await app.register(ownSocketsPlugin);
   await app.register(httpContractPlugin);
   await app.register(requestContextPlugin);
   await app.register(followersPlugin, followers ? { limits: followers } : {});

@@ -35,7 +35,7 @@ const BLOCK: BlockState = {
   allowOriginal: [],
 };
 const UP: VpnState = {
-  interface: { name: 'vpn0', localIp: '10.0.0.1', remoteIp: '10.0.0.2', mtu: 1500, session: 'VPN_Session', blocking: true },
+  interface: { name: 'vpn0', localIp: '10.0.0.1', remoteIp: '10.0.0.2', localIp6: null, mtu: 1500, session: 'VPN_Session', blocking: true },
   routes: [{ address: '10.1.0.0', prefix: 16 }],
   dns: { servers: ['10.0.0.53'], domains: [] },
   firewall: BLOCK,

@@ -69,6 +69,7 @@ const settingsOptions: OptionSpec = {
   session: { type: 'string' },
   local: { type: 'string' },
   remote: { type: 'string' },
+  local6: { type: 'string' },
   blocking: { type: 'boolean' },
   'non-blocking': { type: 'boolean' },
 };
@@ -85,6 +86,7 @@ function settingsBody(p: Parsed): Obj {
     ...(v.session !== undefined && { session: v.session }),
     ...(v.local !== undefined && { localIp: ip(v.local) }),
     ...(v.remote !== undefined && { remoteIp: ip(v.remote) }),
+    ...(v.local6 !== undefined && { localIp6: ip(v.local6) }),
     ...(v.blocking && { blocking: true }),
     ...(v['non-blocking'] && { blocking: false }),
   };
@@ -122,7 +124,7 @@ const REST: RestSpec[] = [
     args: '[name]',
     arity: [0, 1],
     options: settingsOptions,
-    summary: 'stage MTU/addresses, set session and blocking (--mtu --local --remote --session --blocking|--non-blocking)',
+    summary: 'stage MTU/addresses, set session and blocking (--mtu --local --remote --local6 ADDR/PREFIX --session --blocking|--non-blocking)',
     params: nameParam,
     body: settingsBody,
     show: (r) => view.iface(r as Obj),

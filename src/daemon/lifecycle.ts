@@ -10,7 +10,16 @@ import type { Logger } from 'pino';
 import { type Config, loadConfig } from '../config/config.js';
 import { type EventData, withReason } from '../engine/events.js';
 import type { Vpnsvc } from '../engine/vpnsvc.js';
-import { isLiveDaemon, type Reconciler, RuntimeJournal, readJournal, reconcile, staleTunReconciler } from '../recovery/journal.js';
+import {
+  isLiveDaemon,
+  policyRoutingReconciler,
+  type Reconciler,
+  RuntimeJournal,
+  readJournal,
+  reconcile,
+  staleTunReconciler,
+} from '../recovery/journal.js';
+import { flushVpnTable, PolicyRules } from '../system/policy-rules.js';
 import { iproute2Links } from '../system/links.js';
 import { loadNative } from '../system/native.js';
 import { installAdminToken } from '../tokens/admin-token.js';
@@ -162,7 +171,9 @@ export async function startDaemon(
   await withReason({ source: 'recovery' }, async () => {
     bus.emit('daemon.started', { data: { pid: process.pid, crashedPredecessor: previous !== undefined } });
     if (!previous) return;
-    const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), ...reconcilers]);
+    const rules = new PolicyRules();
+    const policy = policyRoutingReconciler({ flushRules: () => rules.flush(), flushTable: () => flushVpnTable() });
+    const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), policy, ...reconcilers]);
     for (const r of reports) {
       log.warn({ reconciler: r.reconciler, found: r.found, did: r.did, predecessor: previous.pid }, `recovery: ${r.reconciler}`);
     }

@@ -130,3 +130,20 @@ export class PolicyRules {
 
 const proto = ['protocol', String(RULE_PROTOCOL)];
 const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** The service's routes (protocol 86) in its own table, both families, removed; how many there were. */
+export async function flushVpnTable(run: RunProgram = runProgram): Promise<number> {
+  let n = 0;
+  for (const family of [4, 6] as const) {
+    let listed: unknown[] = [];
+    try {
+      listed = JSON.parse((await run('ip', ['-j', `-${family}`, 'route', 'show', 'table', String(VPN_TABLE), 'proto', String(RULE_PROTOCOL)])) || '[]') as unknown[];
+    } catch {
+      continue; // no such table: nothing of ours in it
+    }
+    if (listed.length === 0) continue;
+    n += listed.length;
+    await run('ip', [`-${family}`, 'route', 'flush', 'table', String(VPN_TABLE), 'proto', String(RULE_PROTOCOL)]);
+  }
+  return n;
+}

@@ -124,7 +124,8 @@ const REST: RestSpec[] = [
     args: '[name]',
     arity: [0, 1],
     options: settingsOptions,
-    summary: 'stage MTU/addresses, set session and blocking (--mtu --local --remote --local6 ADDR/PREFIX --session --blocking|--non-blocking)',
+    summary:
+      'stage MTU/addresses, set session and blocking (--mtu --local --remote --local6 ADDR/PREFIX --session --blocking|--non-blocking)',
     params: nameParam,
     body: settingsBody,
     show: (r) => view.iface(r as Obj),

@@ -19,9 +19,9 @@ import {
   reconcile,
   staleTunReconciler,
 } from '../recovery/journal.js';
-import { flushVpnTable, PolicyRules } from '../system/policy-rules.js';
 import { iproute2Links } from '../system/links.js';
 import { loadNative } from '../system/native.js';
+import { flushVpnTable, PolicyRules } from '../system/policy-rules.js';
 import { installAdminToken } from '../tokens/admin-token.js';
 import { TokenStore } from '../tokens/token-store.js';
 import { watchTokens } from '../tokens/token-watch.js';

@@ -7,10 +7,10 @@
  */
 import type { ConfigChange, ConfigDocument, ConfigStep, NetworkPrefix, Profile, Route } from '../contract/api-types.js';
 import { invalidParameter, VpnsvcError } from '../errors/errors.js';
+import { checkAddress6 } from './address6.js';
 import { MAX_DNS_SERVERS, MAX_SEARCH_DOMAINS } from './dns.js';
 import { parseDnsServer, parseSearchDomain } from './dns-spec.js';
 import { MAX_ROUTES_PER_CALL } from './ip-routes.js';
-import { checkAddress6 } from './address6.js';
 import { parseRoute, routeAddress, routeKey, routeText } from './route-spec.js';
 import { checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4, DEFAULT_MTU, DEFAULT_SESSION } from './validate.js';
 

@@ -30,9 +30,9 @@ import { readAddresses6, setAddress6 } from '../system/address6.js';
 import { type LinkMonitor, monitorLinks } from '../system/link-monitor.js';
 import { readLinkStats } from '../system/link-stats.js';
 import * as native from '../system/native.js';
+import { PolicyRules, VPN_FWMARK, VPN_TABLE } from '../system/policy-rules.js';
 import { networkNamespaceOf, processIdentity } from '../system/process-identity.js';
 import type { ResolverBackend } from '../system/resolver/types.js';
-import { PolicyRules, VPN_FWMARK, VPN_TABLE } from '../system/policy-rules.js';
 import { type TunHandle, tunHandle } from '../system/tun.js';
 import { address6Text, checkAddress6, parseAddress6 } from './address6.js';
 import {
@@ -54,8 +54,8 @@ import { type FdTicket, type FdTicketRequest, TicketBook, type TicketHolder } fr
 import type { FeatureSupport } from './features.js';
 import { changeRoutes, flushRoutes, listRoutes, type RouteTarget, tableFamilies } from './ip-routes.js';
 import { KillSwitch } from './kill-switch.js';
-import { parseRoute, routeKey } from './route-spec.js';
 import type { ProfileStore } from './profile-store.js';
+import { parseRoute, routeKey } from './route-spec.js';
 import { runTransaction, TransactionFailed, type TransactionStep } from './transaction.js';
 import { checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4, DEFAULT_MTU, DEFAULT_SESSION } from './validate.js';
 

@@ -83,7 +83,19 @@ export class PolicyRules {
       added = true;
     }
     if (!have.some((r) => r.priority === PREF_VPN_TABLE)) {
-      await this.run('ip', [f, 'rule', 'add', 'pref', String(PREF_VPN_TABLE), 'not', 'fwmark', hex(VPN_FWMARK), 'table', String(VPN_TABLE), ...proto]);
+      await this.run('ip', [
+        f,
+        'rule',
+        'add',
+        'pref',
+        String(PREF_VPN_TABLE),
+        'not',
+        'fwmark',
+        hex(VPN_FWMARK),
+        'table',
+        String(VPN_TABLE),
+        ...proto,
+      ]);
       added = true;
     }
     return added;
@@ -104,7 +116,18 @@ export class PolicyRules {
     const table = lookup === 'main' ? 'main' : String(VPN_TABLE);
     for (const family of [4, 6] as const) {
       for (const [lo, hi] of ranges) {
-        await this.run('ip', [`-${family}`, 'rule', 'add', 'pref', String(PREF_SPLIT), 'uidrange', `${lo}-${hi}`, 'table', table, ...proto]);
+        await this.run('ip', [
+          `-${family}`,
+          'rule',
+          'add',
+          'pref',
+          String(PREF_SPLIT),
+          'uidrange',
+          `${lo}-${hi}`,
+          'table',
+          table,
+          ...proto,
+        ]);
       }
     }
   }
@@ -137,7 +160,9 @@ export async function flushVpnTable(run: RunProgram = runProgram): Promise<numbe
   for (const family of [4, 6] as const) {
     let listed: unknown[] = [];
     try {
-      listed = JSON.parse((await run('ip', ['-j', `-${family}`, 'route', 'show', 'table', String(VPN_TABLE), 'proto', String(RULE_PROTOCOL)])) || '[]') as unknown[];
+      listed = JSON.parse(
+        (await run('ip', ['-j', `-${family}`, 'route', 'show', 'table', String(VPN_TABLE), 'proto', String(RULE_PROTOCOL)])) || '[]',
+      ) as unknown[];
     } catch {
       continue; // no such table: nothing of ours in it
     }

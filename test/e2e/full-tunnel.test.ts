@@ -153,7 +153,15 @@ describe('full tunnel with its own routing table, beside the LAN default route',
     await admin.patch(`/interfaces/${TUN}`).send({ localIp: '10.76.0.1', remoteIp: '10.76.0.2', localIp6: 'fd00:8::1/64' }).expect(200);
     const applied = await admin.post(`/interfaces/${TUN}/apply`).expect(200);
     assert.equal(applied.body.localIp6, 'fd00:8::1/64', 'the IPv6 address read back from the kernel');
-    const addr6 = ipJson<Array<{ addr_info: Array<{ local: string; prefixlen: number; tentative?: boolean }> }>>('-6', 'addr', 'show', 'dev', TUN, 'scope', 'global');
+    const addr6 = ipJson<Array<{ addr_info: Array<{ local: string; prefixlen: number; tentative?: boolean }> }>>(
+      '-6',
+      'addr',
+      'show',
+      'dev',
+      TUN,
+      'scope',
+      'global',
+    );
     assert.deepEqual(
       addr6[0]?.addr_info.filter((a) => a.local).map((a) => [a.local, a.prefixlen, a.tentative ?? false]),
       [['fd00:8::1', 64, false]],
@@ -164,7 +172,20 @@ describe('full tunnel with its own routing table, beside the LAN default route',
 
     const bridge = await startIn(
       NS_REMOTE,
-      ['--import', 'tsx', join(projectRoot(), 'src/cli/main.ts'), 'bridge', '--url', `ws://10.81.0.1:${port}/interfaces/${TUN}/stream`, '--name', TUN_R, '--local', '10.76.0.2', '--peer', '10.76.0.1'],
+      [
+        '--import',
+        'tsx',
+        join(projectRoot(), 'src/cli/main.ts'),
+        'bridge',
+        '--url',
+        `ws://10.81.0.1:${port}/interfaces/${TUN}/stream`,
+        '--name',
+        TUN_R,
+        '--local',
+        '10.76.0.2',
+        '--peer',
+        '10.76.0.1',
+      ],
       /bridge: up/,
       { VPNSVC_TOKEN: TOKENS.admin },
     );

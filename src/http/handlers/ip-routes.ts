@@ -2,7 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
 
-export function ipRouteHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'addRoutes' | 'listRoutes' | 'removeRoutes' | 'removeRoute' | 'getRoutingPolicy'> {
+export function ipRouteHandlers({
+  vpnsvc,
+}: FastifyInstance): Pick<Handlers, 'addRoutes' | 'listRoutes' | 'removeRoutes' | 'removeRoute' | 'getRoutingPolicy'> {
   return {
     addRoutes: async (request, reply) => {
       const body = request.body;

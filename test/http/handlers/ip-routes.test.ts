@@ -114,7 +114,12 @@ describe('routes on the kernel', kernelTestOptions(), () => {
     assert.equal(policy.body.table, 7686);
     assert.deepEqual(
       policy.body.rules.map((r: { family: number; rule: string }) => `${r.family} ${r.rule}`),
-      ['4 lookup main suppress_prefixlength 0', '4 not fwmark 0x7686 lookup 7686', '6 lookup main suppress_prefixlength 0', '6 not fwmark 0x7686 lookup 7686'],
+      [
+        '4 lookup main suppress_prefixlength 0',
+        '4 not fwmark 0x7686 lookup 7686',
+        '6 lookup main suppress_prefixlength 0',
+        '6 not fwmark 0x7686 lookup 7686',
+      ],
     );
     await admin.delete('/routes/192.0.2.0/24').expect(204);
     await admin.delete('/routes/0.0.0.0/0').expect(204);

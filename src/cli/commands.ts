@@ -172,6 +172,7 @@ const REST: RestSpec[] = [
     show: () => 'added',
   },
   { words: 'route list', op: 'GET /routes', summary: 'routes through the tunnel' },
+  { words: 'route policy', op: 'GET /routes/policy', summary: "the full tunnel's table, mark and policy rules" },
   {
     words: 'route del',
     op: 'DELETE /routes/{address}/{prefix}',

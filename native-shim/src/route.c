@@ -3,9 +3,11 @@
  * messages per sendmsg, so 10,000 routes cost a few dozen syscalls instead of 10,000 round trips
  * (the original issued one SIOCADDRT ioctl per route, IPv4 only).
  *
- * Every route is a device route in the main table through one interface (RTA_OIF), tagged with
- * protocol VS_RTPROT so that `ip route show proto 86` lists ours and a delete never matches a
- * route someone else installed for the same prefix (the kernel compares the protocol on delete).
+ * A route is a device route through one interface (RTA_OIF) in the main table, or, for the
+ * full tunnel, in the service's own table (a device route, or a throw route that sends the
+ * lookup on to the next policy rule: an excluded prefix). Each is tagged with protocol
+ * VS_RTPROT so that `ip route show proto 86` lists ours and a delete never matches a route
+ * someone else installed for the same prefix (the kernel compares the protocol on delete).
  *
  * A call is all-or-nothing: when one entry fails, the entries this call already changed are
  * changed back (added ones deleted, deleted ones re-added) before it returns.
@@ -51,8 +53,8 @@
 #define RCVBUF_WANTED (4 << 20)
 #define RECV_TIMEOUT_S 10
 
-/* nlmsghdr + rtmsg + RTA_DST(16) + RTA_OIF + RTA_PRIORITY, all 4-byte aligned: 64 bytes at most. */
-#define ROUTE_MSG_MAX (NLMSG_LENGTH(sizeof(struct rtmsg)) + RTA_SPACE(16) + RTA_SPACE(4) + RTA_SPACE(4))
+/* nlmsghdr + rtmsg + RTA_DST(16) + RTA_OIF + RTA_PRIORITY + RTA_TABLE, all 4-byte aligned. */
+#define ROUTE_MSG_MAX (NLMSG_LENGTH(sizeof(struct rtmsg)) + RTA_SPACE(16) + 3 * RTA_SPACE(4))
 
 struct nl {
 	int fd;
@@ -108,13 +110,20 @@ static int addr_len(uint8_t family)
 	return family == VS_FAMILY_V4 ? 4 : family == VS_FAMILY_V6 ? 16 : -1;
 }
 
-/* Writes one route message at buf; returns its length. */
+/*
+ * Writes one route message at buf; returns its length. table 0 is the main table; type is
+ * RTN_UNICAST (a device route through ifindex) or RTN_THROW (no device: a lookup that hits it
+ * goes on with the next policy rule).
+ */
 static size_t build_route_msg(char *buf, int op, uint32_t seq, int ifindex, uint8_t family,
-			      const uint8_t *addr16, uint8_t prefix)
+			      const uint8_t *addr16, uint8_t prefix, uint32_t table, uint8_t type)
 {
 	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 	struct rtmsg *rt;
 	uint32_t oif = (uint32_t)ifindex;
+
+	if (table == 0)
+		table = RT_TABLE_MAIN;
 
 	memset(buf, 0, ROUTE_MSG_MAX);
 	nh->nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
@@ -129,16 +138,19 @@ static size_t build_route_msg(char *buf, int op, uint32_t seq, int ifindex, uint
 	rt = NLMSG_DATA(nh);
 	rt->rtm_family = family == VS_FAMILY_V4 ? AF_INET : AF_INET6;
 	rt->rtm_dst_len = prefix;
-	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
 	rt->rtm_protocol = VS_RTPROT;
-	rt->rtm_type = RTN_UNICAST;
+	rt->rtm_type = type;
 	/* A device route without gateway is link scope for IPv4; IPv6 ignores the scope. */
 	if (op == VS_ROUTE_ADD)
-		rt->rtm_scope = family == VS_FAMILY_V4 ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+		rt->rtm_scope = family == VS_FAMILY_V4 && type == RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
 	else
 		rt->rtm_scope = RT_SCOPE_NOWHERE;
 	add_attr(nh, RTA_DST, addr16, (unsigned short)addr_len(family));
-	add_attr(nh, RTA_OIF, &oif, sizeof(oif));
+	if (table >= 256)
+		add_attr(nh, RTA_TABLE, &table, sizeof(table));
+	if (type == RTN_UNICAST)
+		add_attr(nh, RTA_OIF, &oif, sizeof(oif));
 	if (family == VS_FAMILY_V6) {
 		uint32_t metric = VS_RT6_METRIC;
 
@@ -193,8 +205,8 @@ static int collect_acks(struct nl *nl, uint32_t first_seq, int n, int *result)
  * Returns 0 or the -errno of a socket failure.
  */
 static int run_batch(struct nl *nl, int op, int ifindex, const uint8_t *families,
-		     const uint8_t *addrs16, const uint8_t *prefixes, const int *idx, int n,
-		     int *result, int stop_early)
+		     const uint8_t *addrs16, const uint8_t *prefixes, const uint32_t *tables,
+		     const uint8_t *types, const int *idx, int n, int *result, int stop_early)
 {
 	char *buf = malloc((size_t)nl->chunk * ROUTE_MSG_MAX);
 	int done = 0, rc = 0;
@@ -218,7 +230,8 @@ static int run_batch(struct nl *nl, int op, int ifindex, const uint8_t *families
 
 			result[done + j] = RESULT_PENDING;
 			off += build_route_msg(buf + off, op, nl->seq++, ifindex, families[e],
-					       addrs16 + 16 * (size_t)e, prefixes[e]);
+					       addrs16 + 16 * (size_t)e, prefixes[e],
+					       tables ? tables[e] : 0, types ? types[e] : RTN_UNICAST);
 		}
 		iov.iov_base = buf;
 		iov.iov_len = off;
@@ -262,8 +275,10 @@ static int valid_entry(uint8_t family, const uint8_t *addr, uint8_t prefix)
  * lowest failing entry with its index in *failed_index (-1 when the failure was not one entry's,
  * e.g. the socket). On failure nothing this call changed stays changed.
  */
-VS_EXPORT int vs_routes_apply(int ifindex, int op, const uint8_t *families, const uint8_t *addrs16,
-			      const uint8_t *prefixes, int count, int *failed_index)
+VS_EXPORT int vs_routes_apply_in(int ifindex, int op, const uint8_t *families,
+				 const uint8_t *addrs16, const uint8_t *prefixes,
+				 const uint32_t *tables, const uint8_t *types, int count,
+				 int *failed_index)
 {
 	struct nl nl;
 	int *idx = NULL, *result = NULL, *undo_result = NULL;
@@ -275,7 +290,8 @@ VS_EXPORT int vs_routes_apply(int ifindex, int op, const uint8_t *families, cons
 	    (count > 0 && (families == NULL || addrs16 == NULL || prefixes == NULL)))
 		return -EINVAL;
 	for (int i = 0; i < count; i++) {
-		if (!valid_entry(families[i], addrs16 + 16 * (size_t)i, prefixes[i])) {
+		if (!valid_entry(families[i], addrs16 + 16 * (size_t)i, prefixes[i]) ||
+		    (types && types[i] != RTN_UNICAST && types[i] != RTN_THROW)) {
 			if (failed_index)
 				*failed_index = i;
 			return -EINVAL;
@@ -297,7 +313,8 @@ VS_EXPORT int vs_routes_apply(int ifindex, int op, const uint8_t *families, cons
 	if (rc < 0)
 		goto out;
 
-	rc = run_batch(&nl, op, ifindex, families, addrs16, prefixes, idx, count, result, 1);
+	rc = run_batch(&nl, op, ifindex, families, addrs16, prefixes, tables, types, idx, count,
+		       result, 1);
 	for (int i = 0; i < count; i++) {
 		if (result[i] < 0 && first_fail < 0)
 			first_fail = i;
@@ -312,7 +329,7 @@ VS_EXPORT int vs_routes_apply(int ifindex, int op, const uint8_t *families, cons
 	}
 	if (n_undo > 0)
 		run_batch(&nl, op == VS_ROUTE_ADD ? VS_ROUTE_DEL : VS_ROUTE_ADD, ifindex, families,
-			  addrs16, prefixes, idx, n_undo, undo_result, 0);
+			  addrs16, prefixes, tables, types, idx, n_undo, undo_result, 0);
 	if (rc == 0) {
 		rc = result[first_fail];
 		if (failed_index)
@@ -327,13 +344,22 @@ out:
 	return rc;
 }
 
+/* The seed's form: device routes through ifindex in the main table. */
+VS_EXPORT int vs_routes_apply(int ifindex, int op, const uint8_t *families, const uint8_t *addrs16,
+			      const uint8_t *prefixes, int count, int *failed_index)
+{
+	return vs_routes_apply_in(ifindex, op, families, addrs16, prefixes, NULL, NULL, count,
+				  failed_index);
+}
+
 /*
- * Lists our routes (protocol VS_RTPROT, main table) through ifindex, IPv4 then IPv6, into the
- * caller's arrays (room for max entries). Returns how many there are, which may exceed max:
+ * Lists our routes (protocol VS_RTPROT) of table `table` (0: main), IPv4 then IPv6, into the
+ * caller's arrays (room for max entries): device routes through ifindex and, outside the main
+ * table, throw routes (types[] says which). Returns how many there are, which may exceed max:
  * then only max were written and the caller retries with more room.
  */
-VS_EXPORT int vs_routes_list(int ifindex, uint8_t *families, uint8_t *addrs16, uint8_t *prefixes,
-			     int max)
+VS_EXPORT int vs_routes_list_in(int ifindex, uint32_t want_table, uint8_t *families,
+				uint8_t *addrs16, uint8_t *prefixes, uint8_t *types, int max)
 {
 	static const uint8_t dump_families[] = { AF_INET, AF_INET6 };
 	char buf[32768] __attribute__((aligned(4)));
@@ -342,6 +368,8 @@ VS_EXPORT int vs_routes_list(int ifindex, uint8_t *families, uint8_t *addrs16, u
 
 	if (ifindex <= 0 || max < 0 || (max > 0 && (families == NULL || addrs16 == NULL || prefixes == NULL)))
 		return -EINVAL;
+	if (want_table == 0)
+		want_table = RT_TABLE_MAIN;
 	rc = nl_open(&nl);
 	if (rc < 0)
 		return rc;
@@ -399,7 +427,10 @@ VS_EXPORT int vs_routes_list(int ifindex, uint8_t *families, uint8_t *addrs16, u
 					else if (rta->rta_type == RTA_DST)
 						dst = RTA_DATA(rta);
 				}
-				if (table != RT_TABLE_MAIN || oif != (uint32_t)ifindex)
+				if (table != want_table)
+					continue;
+				if (!(rt->rtm_type == RTN_UNICAST && oif == (uint32_t)ifindex) &&
+				    !(rt->rtm_type == RTN_THROW && want_table != RT_TABLE_MAIN))
 					continue;
 				if (total < max) {
 					int alen = rt->rtm_family == AF_INET ? 4 : 16;
@@ -409,6 +440,8 @@ VS_EXPORT int vs_routes_list(int ifindex, uint8_t *families, uint8_t *addrs16, u
 					if (dst)
 						memcpy(addrs16 + 16 * (size_t)total, dst, (size_t)alen);
 					prefixes[total] = rt->rtm_dst_len;
+					if (types)
+						types[total] = rt->rtm_type;
 				}
 				total++;
 			}
@@ -418,4 +451,10 @@ VS_EXPORT int vs_routes_list(int ifindex, uint8_t *families, uint8_t *addrs16, u
 out:
 	close(nl.fd);
 	return rc;
+}
+
+VS_EXPORT int vs_routes_list(int ifindex, uint8_t *families, uint8_t *addrs16, uint8_t *prefixes,
+			     int max)
+{
+	return vs_routes_list_in(ifindex, 0, families, addrs16, prefixes, NULL, max);
 }

@@ -75,6 +75,7 @@ export const settingsOptions: OptionSpec = {
   session: { type: 'string', value: '<name>', description: 'session name' },
   local: { type: 'string', value: '<ip>', description: 'local IPv4 address ("none" clears it)' },
   remote: { type: 'string', value: '<ip>', description: 'peer IPv4 address ("none" clears it)' },
+  local6: { type: 'string', value: '<ip6/prefix>', description: 'local IPv6 address with its prefix, fd00:8::2/64 ("none" clears it)' },
   blocking: { type: 'boolean', description: 'blocking packet reads' },
   'non-blocking': { type: 'boolean', description: 'non-blocking packet reads' },
 };
@@ -87,6 +88,13 @@ export function settingsBody(p: Parsed): Obj {
     if (isIP(String(x)) !== 4) throw new UsageError(`--${flag}: "${x}" is not an IPv4 address (or "none")`);
     return x;
   };
+  const ip6 = (x: unknown) => {
+    if (x === 'none') return null;
+    const m = /^([^/]+)\/(\d{1,3})$/.exec(String(x));
+    if (!m || isIP(m[1]!) !== 6 || Number(m[2]) > 128)
+      throw new UsageError(`--local6: "${x}" is not an IPv6 address with its prefix, fd00:8::2/64 (or "none")`);
+    return x;
+  };
   const mtu = v.mtu === undefined ? undefined : Number(v.mtu);
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535))
     throw new UsageError(`--mtu: "${v.mtu}" is not a number from 68 to 65535`);
@@ -96,6 +104,7 @@ export function settingsBody(p: Parsed): Obj {
     ...(v.session !== undefined && { session: v.session }),
     ...(v.local !== undefined && { localIp: ip(v.local, 'local') }),
     ...(v.remote !== undefined && { remoteIp: ip(v.remote, 'remote') }),
+    ...(v.local6 !== undefined && { localIp6: ip6(v.local6) }),
     ...(v.blocking && { blocking: true }),
     ...(v['non-blocking'] && { blocking: false }),
   };

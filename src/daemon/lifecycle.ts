@@ -14,6 +14,7 @@ import type { Vpnsvc } from '../engine/vpnsvc.js';
 import {
   firewallReconciler,
   isLiveDaemon,
+  policyRoutingReconciler,
   type Reconciler,
   RuntimeJournal,
   readJournal,
@@ -24,6 +25,7 @@ import {
 } from '../recovery/journal.js';
 import { iproute2Links } from '../system/links.js';
 import { loadNative, sdNotify } from '../system/native.js';
+import { flushVpnTable, PolicyRules } from '../system/policy-rules.js';
 import { BACKUP_FILE } from '../system/resolver/file-backend.js';
 import { installAdminToken } from '../tokens/admin-token.js';
 import { TokenStore } from '../tokens/token-store.js';
@@ -221,7 +223,9 @@ export async function startDaemon(
   );
   await withReason({ source: 'recovery' }, async () => {
     if (!previous) return;
-    const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), ...reconcilers]);
+    const rules = new PolicyRules();
+    const policy = policyRoutingReconciler({ flushRules: () => rules.flush(), flushTable: () => flushVpnTable() });
+    const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), policy, ...reconcilers]);
     for (const r of reports) {
       log.warn({ reconciler: r.reconciler, found: r.found, did: r.did, predecessor: previous.pid }, `recovery: ${r.reconciler}`);
     }

@@ -7,6 +7,7 @@
  */
 import type { ConfigChange, ConfigDocument, ConfigStep, NetworkPrefix, Profile, Route } from '../contract/api-types.js';
 import { invalidParameter, VpnsvcError } from '../errors/errors.js';
+import { checkAddress6 } from './address6.js';
 import { MAX_DNS_SERVERS, MAX_SEARCH_DOMAINS } from './dns.js';
 import { parseDnsServer, parseSearchDomain } from './dns-spec.js';
 import { MAX_ROUTES_PER_CALL } from './ip-routes.js';
@@ -18,6 +19,8 @@ export interface InterfaceState {
   name: string;
   localIp: string | null;
   remoteIp: string | null;
+  /** IPv6 address with prefix (dual stack), canonical. */
+  localIp6: string | null;
   mtu: number;
   session: string;
   blocking: boolean;
@@ -108,11 +111,12 @@ function documentParts(o: Obj, where: string): ConfigDocument {
   if (o.interface !== undefined) {
     if (o.interface === null) doc.interface = null;
     else {
-      const i = object(o.interface, `${where}interface`, ['name', 'localIp', 'remoteIp', 'mtu', 'session', 'blocking']);
+      const i = object(o.interface, `${where}interface`, ['name', 'localIp', 'remoteIp', 'localIp6', 'mtu', 'session', 'blocking']);
       doc.interface = {
         name: typed<string>(i.name, 'string', `${where}interface.name`),
         ...(i.localIp !== undefined && { localIp: typed<string | null>(i.localIp, 'string', `${where}interface.localIp`, true) }),
         ...(i.remoteIp !== undefined && { remoteIp: typed<string | null>(i.remoteIp, 'string', `${where}interface.remoteIp`, true) }),
+        ...(i.localIp6 !== undefined && { localIp6: typed<string | null>(i.localIp6, 'string', `${where}interface.localIp6`, true) }),
         ...(i.mtu !== undefined && { mtu: typed<number>(i.mtu, 'number', `${where}interface.mtu`) }),
         ...(i.session !== undefined && { session: typed<string>(i.session, 'string', `${where}interface.session`) }),
         ...(i.blocking !== undefined && { blocking: typed<boolean>(i.blocking, 'boolean', `${where}interface.blocking`) }),
@@ -121,10 +125,11 @@ function documentParts(o: Obj, where: string): ConfigDocument {
   }
   if (o.routes !== undefined) {
     doc.routes = array(o.routes, `${where}routes`, MAX_ROUTES_PER_CALL).map((r, i) => {
-      const route = object(r, `${where}routes[${i}]`, ['address', 'prefix']);
+      const route = object(r, `${where}routes[${i}]`, ['address', 'prefix', 'exclude']);
       return {
         address: typed<string>(route.address, 'string', `${where}routes[${i}].address`),
         prefix: typed<number>(route.prefix, 'number', `${where}routes[${i}].prefix`),
+        ...(route.exclude !== undefined && { exclude: typed<boolean>(route.exclude, 'boolean', `${where}routes[${i}].exclude`) }),
       };
     });
   }
@@ -195,11 +200,11 @@ function at<T>(where: string, check: () => T): T {
 function checkRoutes(routes: readonly Route[]): Route[] {
   const seen = new Map<string, number>();
   return routes.map((r, i) => {
-    const spec = at(`routes[${i}]`, () => parseRoute(r.address, r.prefix));
+    const spec = at(`routes[${i}]`, () => parseRoute(r.address, r.prefix, r.exclude));
     const first = seen.get(routeKey(spec));
     if (first !== undefined) throw invalidParameter(`routes[${i}]: ${routeText(spec)} repeats routes[${first}]`);
     seen.set(routeKey(spec), i);
-    return { address: routeAddress(spec), prefix: spec.prefix };
+    return { address: routeAddress(spec), prefix: spec.prefix, ...(spec.exclude === true && { exclude: true }) };
   });
 }
 
@@ -229,10 +234,14 @@ function checkInterface(i: NonNullable<ConfigDocument['interface']>): InterfaceS
   }
   if (localIp !== null) at('interface.localIp', () => checkUnicastIPv4(localIp, 'local address'));
   if (remoteIp !== null) at('interface.remoteIp', () => checkUnicastIPv4(remoteIp, 'remote address'));
+  const given6 = i.localIp6 ?? null;
+  if (given6 !== null && localIp === null) throw invalidParameter('interface.localIp6: needs the link up: give localIp and remoteIp too');
+  const localIp6 = given6 === null ? null : at('interface.localIp6', () => checkAddress6(given6));
   return {
     name,
     localIp,
     remoteIp,
+    localIp6,
     mtu: i.mtu === undefined ? DEFAULT_MTU : at('interface.mtu', () => checkMtu(i.mtu as number)),
     session: i.session === undefined ? DEFAULT_SESSION : at('interface.session', () => checkSession(i.session as string)),
     blocking: i.blocking ?? true,
@@ -300,7 +309,7 @@ export function desiredState(doc: ConfigDocument, current: VpnState, host: HostV
 
 /** A change of addresses (or of whether there are any) re-creates the interface: the kernel keeps no history of them to undo. */
 function addressesChange(from: InterfaceState | null, to: InterfaceState | null): boolean {
-  return from !== null && to !== null && (from.localIp !== to.localIp || from.remoteIp !== to.remoteIp);
+  return from !== null && to !== null && (from.localIp !== to.localIp || from.remoteIp !== to.remoteIp || from.localIp6 !== to.localIp6);
 }
 
 const prefixText = (p: NetworkPrefix) => `${p.address}/${p.prefix}`;
@@ -333,7 +342,7 @@ function blockChanges(from: BlockState | null, to: BlockState | null): ConfigCha
   return out;
 }
 
-const INTERFACE_FIELDS = ['localIp', 'remoteIp', 'mtu', 'session', 'blocking'] as const;
+const INTERFACE_FIELDS = ['localIp', 'remoteIp', 'localIp6', 'mtu', 'session', 'blocking'] as const;
 
 function interfaceChanges(from: InterfaceState | null, to: InterfaceState | null): ConfigChange[] {
   const name = (to ?? from)?.name ?? '';
@@ -345,7 +354,7 @@ function interfaceChanges(from: InterfaceState | null, to: InterfaceState | null
   }));
 }
 
-const routeLabel = (r: Route) => `${r.address}/${r.prefix}`;
+const routeLabel = (r: Route) => `${r.address}/${r.prefix}${r.exclude === true ? ' excluded' : ''}`;
 
 function dnsChanges(from: DnsState, to: DnsState): ConfigChange[] {
   const out: ConfigChange[] = [];

@@ -14,7 +14,11 @@
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { invalidParameter } from '../errors/errors.js';
-import type { PackedRoutes } from '../system/native.js';
+import type { PackedRoutes, TypedRoutes } from '../system/native.js';
+
+/** rtnetlink route types (linux/rtnetlink.h): a device route, a throw route. */
+const RTN_UNICAST = 1;
+const RTN_THROW = 9;
 
 export type RouteFamily = 4 | 6;
 
@@ -23,6 +27,8 @@ export interface RouteSpec {
   family: RouteFamily;
   /** The address in network order, 4 or 16 bytes. */
   bytes: Uint8Array;
+  /** Kept on the original network (Android's excludeRoute): a throw route in the VPN's table. */
+  exclude?: boolean;
 }
 
 const REFUSED_RANGES: ReadonlyArray<[string, number, string]> = [
@@ -110,7 +116,17 @@ export function routeKey(route: RouteSpec): string {
 }
 
 /** Parses and checks one route; throws INVALID_PARAMETER with a message a user can act on. */
-export function parseRoute(address: unknown, prefix: unknown): RouteSpec {
+export function parseRoute(address: unknown, prefix: unknown, exclude?: unknown): RouteSpec {
+  const spec = parsePlainRoute(address, prefix);
+  if (exclude === undefined || exclude === false) return spec;
+  if (exclude !== true) throw invalidParameter(`exclude must be true or false, got ${String(exclude)}`);
+  if (spec.prefix === 0) {
+    throw invalidParameter(`${routeText(spec)} cannot be excluded: excluding everything is having no default route through the VPN`);
+  }
+  return { ...spec, exclude: true };
+}
+
+function parsePlainRoute(address: unknown, prefix: unknown): RouteSpec {
   if (typeof address !== 'string' || address.includes('%')) {
     throw invalidParameter(`"${String(address)}" is not an IPv4 or IPv6 address`);
   }
@@ -158,4 +174,21 @@ export function unpackRoutes({ families, addrs16, prefixes }: PackedRoutes): Arr
     out.push({ address: toText(addrs16.subarray(i * 16, i * 16 + len)), prefix: prefixes[i]! });
   }
   return out;
+}
+
+/** Where a route lives: the full tunnel's defaults and the excluded prefixes in the VPN's table, the rest in main. */
+export function inVpnTable(route: RouteSpec): boolean {
+  return route.exclude === true || route.prefix === 0;
+}
+
+/** Packs routes with a table and a type each (main and unicast, or the VPN's table and unicast or throw). */
+export function packTypedRoutes(routes: readonly RouteSpec[], vpnTable: number): TypedRoutes {
+  const packed = packRoutes(routes);
+  const tables = new Uint32Array(routes.length);
+  const types = new Uint8Array(routes.length);
+  routes.forEach((r, i) => {
+    tables[i] = inVpnTable(r) ? vpnTable : 0;
+    types[i] = r.exclude === true ? RTN_THROW : RTN_UNICAST;
+  });
+  return { ...packed, tables, types };
 }

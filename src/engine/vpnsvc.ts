@@ -26,11 +26,15 @@ import { type Framing, MAX_PACKET } from '../dataplane/framing.js';
 import { MAX_READ_WAIT_MS, type PacketChannel, type PacketSocket, type PacketStream } from '../dataplane/packet-channel.js';
 import { EBUSY } from '../errors/errno.js';
 import { errnoName, invalidParameter, ioError, noSuchFile, notSupported, permissionDenied, VpnsvcError } from '../errors/errors.js';
+import { readAddresses6, setAddress6 } from '../system/address6.js';
+import { type LinkMonitor, monitorLinks } from '../system/link-monitor.js';
 import { readLinkStats } from '../system/link-stats.js';
 import * as native from '../system/native.js';
+import { PolicyRules, VPN_FWMARK, VPN_TABLE } from '../system/policy-rules.js';
 import { networkNamespaceOf, processIdentity } from '../system/process-identity.js';
 import type { ResolverBackend } from '../system/resolver/types.js';
 import { type TunHandle, tunHandle } from '../system/tun.js';
+import { address6Text, checkAddress6, parseAddress6 } from './address6.js';
 import {
   type BlockState,
   type DnsState,
@@ -49,9 +53,10 @@ import { EventBus, type EventData, withReason } from './events.js';
 import { type FdTicket, type FdTicketRequest, TicketBook, type TicketHolder } from './fd-tickets.js';
 import type { FeatureSupport } from './features.js';
 import { checkIpPacket } from './ip-packet.js';
-import { changeRoutes, flushRoutes, listRoutes, type RouteTarget } from './ip-routes.js';
+import { changeRoutes, flushRoutes, listRoutes, type RouteTarget, tableFamilies } from './ip-routes.js';
 import { KillSwitch } from './kill-switch.js';
 import type { ProfileStore } from './profile-store.js';
+import { parseRoute, routeKey } from './route-spec.js';
 import { runTransaction, TransactionFailed, type TransactionStep } from './transaction.js';
 import { checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4, DEFAULT_MTU, DEFAULT_SESSION } from './validate.js';
 
@@ -68,7 +73,13 @@ export interface ActiveInterface {
   readonly index: number;
   readonly tun: TunHandle;
   session: string;
-  staged: { mtu: number; localIp: string | null; remoteIp: string | null };
+  staged: { mtu: number; localIp: string | null; remoteIp: string | null; localIp6: string | null };
+  /** The routes the service keeps through the interface (restored after a link flap), by route key. */
+  routes: Map<string, Route>;
+  /** The IPv6 address the last apply set (restored with the routes: the kernel drops it at link down). */
+  applied6?: string | null;
+  /** Link changes, while the interface has routes to keep. */
+  monitor?: LinkMonitor;
   /** A duplicate of the fd went to an application (fd channel): teardown must delete the link itself. */
   fdHandedOut?: boolean;
 }
@@ -112,6 +123,14 @@ interface PendingConfirmation {
   deadline: Date;
   /** The state to go back to. */
   previous: VpnState;
+}
+
+/** GET /routes/policy: the full tunnel's table, mark and rules, and the kept routes the kernel lacks. */
+export interface RoutingPolicy {
+  table: number;
+  fwmark: number;
+  rules: Array<{ family: 4 | 6; priority: number; rule: string }>;
+  pending: Route[];
 }
 
 /** An attached packet stream, as its transport holds it. */
@@ -171,6 +190,7 @@ export class Vpnsvc {
   private readonly dnsSettings: DnsSettings;
   private readonly firewall: KillSwitch;
   private readonly packets = new DataPlane();
+  private readonly rules = new PolicyRules();
   private readonly tickets = new TicketBook();
   private readonly fdChannelPath: string | undefined;
   private readonly profiles: ProfileStore | undefined;
@@ -215,7 +235,8 @@ export class Vpnsvc {
         index,
         tun: tunHandle(opened.name, opened.fd),
         session: DEFAULT_SESSION,
-        staged: { mtu: DEFAULT_MTU, localIp: null, remoteIp: null },
+        staged: { mtu: DEFAULT_MTU, localIp: null, remoteIp: null, localIp6: null },
+        routes: new Map(),
       };
       this.log.info({ iface: opened.name, index, requested: name }, 'VPN interface created');
       this.events.emit(replaced ? 'interface.replaced' : 'interface.created', {
@@ -378,9 +399,9 @@ export class Vpnsvc {
    * kernel when an address is missing, as the seed does.
    */
   updateSettings(name: string): Promise<Interface> {
-    return this.exclusive(() => {
+    return this.exclusive(async () => {
       const iface = this.handle(name);
-      const { localIp, remoteIp, mtu } = iface.staged;
+      const { localIp, remoteIp, mtu, localIp6 } = iface.staged;
       if (localIp === null || remoteIp === null) {
         const unset = [localIp === null && 'localIp', remoteIp === null && 'remoteIp'].filter(Boolean);
         throw invalidParameter(`cannot apply settings of "${name}": ${unset.join(' and ')} not set`);
@@ -389,12 +410,15 @@ export class Vpnsvc {
       native.setPeerAddress(name, remoteIp);
       native.setMtu(name, mtu);
       native.setLinkUp(name, true);
-      this.log.info({ iface: name, localIp, remoteIp, mtu }, 'settings applied');
+      setAddress6(iface.index, name, localIp6 === null ? null : parseAddress6(localIp6));
+      iface.applied6 = localIp6;
+      this.log.info({ iface: name, localIp, remoteIp, mtu, localIp6 }, 'settings applied');
       const applied = this.describe(name);
       this.events.emit('settings.applied', {
         interface: name,
-        data: { localIp: applied.localIp, remoteIp: applied.remoteIp, mtu: applied.mtu },
+        data: { localIp: applied.localIp, remoteIp: applied.remoteIp, mtu: applied.mtu, localIp6: applied.localIp6 },
       });
+      await this.restoreRoutes(iface, 'apply');
       return applied;
     });
   }
@@ -463,12 +487,12 @@ export class Vpnsvc {
 
   /** vpnsvc_add_route: answers the route in canonical form. */
   addRoute(route: Route, name?: string): Promise<Route> {
-    return this.exclusive(() => this.changeRoutes(name, [route], true, false)[0] as Route);
+    return this.exclusive(async () => (await this.changeRoutes(name, [route], true, false))[0] as Route);
   }
 
   /** Bulk vpnsvc_add_route: every route lands, or none does. Answers how many were added. */
   addRoutes(routes: readonly Route[], name?: string): Promise<number> {
-    return this.exclusive(() => this.changeRoutes(name, routes, true, true).length);
+    return this.exclusive(async () => (await this.changeRoutes(name, routes, true, true)).length);
   }
 
   /** vpnsvc_remove_route */
@@ -484,6 +508,31 @@ export class Vpnsvc {
   /** vpnsvc's routes through the interface, read from the kernel. */
   listRoutes(name?: string): Route[] {
     return listRoutes(this.target(name, 'routes').index);
+  }
+
+  /**
+   * The full tunnel's policy routing as the kernel has it: the service's table, the mark of its
+   * own sockets, its rules (protocol 86), and the kept routes the kernel lacks (pending until
+   * the link is up again).
+   */
+  async routingPolicy(): Promise<RoutingPolicy> {
+    const rules = await this.rules.listAll();
+    const iface = this.active;
+    let pending: Route[] = [];
+    if (iface && native.ifIndex(iface.name) === iface.index) {
+      const have = new Set(listRoutes(iface.index).map((r) => routeKey(parseRoute(r.address, r.prefix, r.exclude))));
+      pending = [...iface.routes.entries()].filter(([k]) => !have.has(k)).map(([, r]) => r);
+    }
+    return { table: VPN_TABLE, fwmark: VPN_FWMARK, rules, pending };
+  }
+
+  /**
+   * SO_MARK on one of the daemon's own sockets (the API's listener, so every connection accepted
+   * on it, the packet stream's among them): policy routing sends it to the original network, never
+   * into the full tunnel, as wg-quick marks its UDP socket.
+   */
+  markOwnSocket(fd: number): void {
+    native.setSocketMark(fd, VPN_FWMARK);
   }
 
   // ---- vpnsvc_add_dns_server / vpnsvc_remove_dns_server ---------------------------------------
@@ -625,6 +674,7 @@ export class Vpnsvc {
       session: iface.session,
       localIp: native.getLocalAddress(name),
       remoteIp: native.getPeerAddress(name),
+      localIp6: this.kernelAddress6(iface.index),
       up: (native.getFlags(name) & native.IFF_UP) !== 0,
       staged: { ...iface.staged },
       counters,
@@ -747,6 +797,7 @@ export class Vpnsvc {
   /** Checks every value, then stores them; one interface.updated for what changed besides the session. */
   private stage(iface: ActiveInterface, settings: InterfaceSettings): void {
     const { mtu, session, localIp, remoteIp, blocking } = settings;
+    const localIp6 = settings.localIp6 == null ? settings.localIp6 : checkAddress6(settings.localIp6);
     if (mtu !== undefined) checkMtu(mtu);
     if (session !== undefined) checkSession(session);
     if (localIp != null) checkUnicastIPv4(localIp, 'local address');
@@ -759,8 +810,15 @@ export class Vpnsvc {
     if (mtu !== undefined) data.mtu = iface.staged.mtu = mtu;
     if (localIp !== undefined) data.localIp = iface.staged.localIp = localIp;
     if (remoteIp !== undefined) data.remoteIp = iface.staged.remoteIp = remoteIp;
+    if (localIp6 !== undefined) data.localIp6 = iface.staged.localIp6 = localIp6;
     if (session !== undefined) this.storeSession(iface, session);
     if (Object.keys(data).length > 0) this.events.emit('interface.updated', { interface: iface.name, data });
+  }
+
+  /** The device's global IPv6 address as the kernel has it ("addr/prefix"), or null. */
+  private kernelAddress6(index: number): string | null {
+    const first = readAddresses6(index)[0];
+    return first ? address6Text(first) : null;
   }
 
   private storeSession(iface: ActiveInterface, session: string): string {
@@ -769,12 +827,68 @@ export class Vpnsvc {
     return iface.session;
   }
 
-  private changeRoutes(name: string | undefined, routes: readonly Route[], add: boolean, bulk: boolean): Route[] {
+  private async changeRoutes(name: string | undefined, routes: readonly Route[], add: boolean, bulk: boolean): Promise<Route[]> {
     const iface = this.upTarget(name, 'routes');
     const target: RouteTarget = { index: iface.index, name: iface.name };
     const changed = changeRoutes(target, routes, add, bulk);
+    try {
+      await this.syncPolicy(iface);
+    } catch (err) {
+      // All or nothing: routes in the VPN's table without their rules would be dead weight.
+      changeRoutes(target, changed, !add, true);
+      await this.syncPolicy(iface).catch(() => undefined);
+      throw err;
+    }
+    this.keepRoutes(iface, changed, add);
     if (changed.length > 0) this.events.emit(add ? 'route.added' : 'route.removed', { interface: iface.name, data: routesEvent(changed) });
     return changed;
+  }
+
+  /** Records what the service keeps through the interface, and watches the link while there is any. */
+  private keepRoutes(iface: ActiveInterface, routes: readonly Route[], add: boolean): void {
+    for (const r of routes) {
+      const key = routeKey(parseRoute(r.address, r.prefix, r.exclude));
+      if (add) iface.routes.set(key, r);
+      else iface.routes.delete(key);
+    }
+    if (iface.routes.size > 0 && !iface.monitor) {
+      iface.monitor = monitorLinks(
+        (change) => {
+          if (change.index !== iface.index || !change.up || change.deleted || this.active !== iface) return;
+          void withReason({ source: 'kernel', detail: `${iface.name} is up again` }, () =>
+            this.exclusive(() => (this.active === iface ? this.restoreRoutes(iface, 'link-up') : undefined)),
+          ).catch((err: Error) => this.log.warn({ iface: iface.name, error: err.message }, 'restoring routes failed'));
+        },
+        (err) => this.log.warn({ error: err.message }, 'cannot watch links (ip monitor): routes are restored at apply only'),
+      );
+    }
+  }
+
+  /** The full tunnel's rules for each family with routes in the VPN's table, and none for the others. */
+  private async syncPolicy(iface: ActiveInterface | undefined): Promise<void> {
+    const families = iface && native.ifIndex(iface.name) === iface.index ? tableFamilies(iface.index) : new Set<4 | 6>();
+    for (const family of [4, 6] as const) {
+      if (families.has(family)) await this.rules.installFullTunnel(family);
+      else await this.rules.removeFullTunnel(family);
+    }
+  }
+
+  /**
+   * After the link came back up (the kernel deleted the device's routes and IPv6 address when it
+   * went down) or at apply: puts back what the service keeps and the kernel lacks, in one batch,
+   * and says so in routes.restored.
+   */
+  private async restoreRoutes(iface: ActiveInterface, cause: 'link-up' | 'apply'): Promise<void> {
+    if ((native.getFlags(iface.name) & native.IFF_UP) === 0) return;
+    if (iface.applied6 && readAddresses6(iface.index).length === 0) setAddress6(iface.index, iface.name, parseAddress6(iface.applied6));
+    if (iface.routes.size === 0) return;
+    const have = new Set(listRoutes(iface.index).map((r) => routeKey(parseRoute(r.address, r.prefix, r.exclude))));
+    const missing = [...iface.routes.entries()].filter(([k]) => !have.has(k)).map(([, r]) => r);
+    if (missing.length === 0) return;
+    changeRoutes({ index: iface.index, name: iface.name }, missing, true, true);
+    await this.syncPolicy(iface);
+    this.log.info({ iface: iface.name, count: missing.length, cause }, 'routes restored');
+    this.events.emit('routes.restored', { interface: iface.name, data: { ...routesEvent(missing), cause } });
   }
 
   private changeDns(
@@ -876,6 +990,7 @@ export class Vpnsvc {
             name: iface.name,
             localIp: native.getLocalAddress(iface.name),
             remoteIp: native.getPeerAddress(iface.name),
+            localIp6: this.kernelAddress6(iface.index),
             mtu: native.getMtu(iface.name),
             session: iface.session,
             blocking: !iface.tun.isNonBlocking(),
@@ -942,9 +1057,11 @@ export class Vpnsvc {
     return iface;
   }
 
-  private documentRoutes(routes: readonly Route[], add: boolean): void {
+  private async documentRoutes(routes: readonly Route[], add: boolean): Promise<void> {
     const iface = this.requireActive('routes');
     const changed = changeRoutes({ index: iface.index, name: iface.name }, routes, add, true);
+    await this.syncPolicy(iface);
+    this.keepRoutes(iface, changed, add);
     if (changed.length > 0) this.events.emit(add ? 'route.added' : 'route.removed', { interface: iface.name, data: routesEvent(changed) });
   }
 
@@ -974,7 +1091,8 @@ export class Vpnsvc {
       index,
       tun: tunHandle(opened.name, opened.fd),
       session: DEFAULT_SESSION,
-      staged: { mtu: DEFAULT_MTU, localIp: null, remoteIp: null },
+      staged: { mtu: DEFAULT_MTU, localIp: null, remoteIp: null, localIp6: state.localIp6 },
+      routes: new Map(),
     };
     this.active = iface;
     this.log.info({ iface: opened.name, index }, 'VPN interface created');
@@ -994,14 +1112,19 @@ export class Vpnsvc {
     const { name } = iface;
     native.setNonBlocking(iface.tun.fd, !state.blocking);
     native.setMtu(name, state.mtu);
-    iface.staged = { mtu: state.mtu, localIp: state.localIp, remoteIp: state.remoteIp };
+    iface.staged = { mtu: state.mtu, localIp: state.localIp, remoteIp: state.remoteIp, localIp6: state.localIp6 };
     this.events.emit('interface.updated', { interface: name, data: { mtu: state.mtu, blocking: state.blocking } });
     if (iface.session !== state.session) this.storeSession(iface, state.session);
     if (addresses && state.localIp !== null && state.remoteIp !== null) {
       native.setLocalAddress(name, state.localIp);
       native.setPeerAddress(name, state.remoteIp);
       native.setLinkUp(name, true);
-      this.events.emit('settings.applied', { interface: name, data: { localIp: state.localIp, remoteIp: state.remoteIp, mtu: state.mtu } });
+      setAddress6(iface.index, name, state.localIp6 === null ? null : parseAddress6(state.localIp6));
+      iface.applied6 = state.localIp6;
+      this.events.emit('settings.applied', {
+        interface: name,
+        data: { localIp: state.localIp, remoteIp: state.remoteIp, mtu: state.mtu, localIp6: state.localIp6 },
+      });
     }
   }
 
@@ -1036,6 +1159,12 @@ export class Vpnsvc {
 
   private forget(iface: ActiveInterface, why: string): void {
     this.log.warn({ iface: iface.name }, `dropping VPN interface: ${why}`);
+    iface.monitor?.close();
+    // The device took its own routes; the excluded prefixes and the rules are not the device's.
+    void (async () => {
+      flushRoutes(iface.index);
+      for (const family of [4, 6] as const) await this.rules.removeFullTunnel(family);
+    })().catch((err: Error) => this.log.warn({ error: err.message }, 'removing the full tunnel of a vanished interface failed'));
     this.packets.release(iface.tun, why);
     try {
       native.closeFd(iface.tun.fd);
@@ -1062,7 +1191,12 @@ export class Vpnsvc {
     };
     // The device takes its routes with it when its fd closes; deleting ours first also covers a
     // device someone else keeps open.
+    iface.monitor?.close();
+    iface.routes.clear();
     await step(() => flushRoutes(iface.index));
+    await step(async () => {
+      for (const family of [4, 6] as const) await this.rules.removeFullTunnel(family);
+    });
     await step(() => resolverCall(this.resolver, () => this.dnsSettings.clear()));
     await step(() => this.packets.release(iface.tun, 'the interface was removed'));
     // An application's copy of the fd would keep the device alive past our close().

@@ -171,8 +171,19 @@ export interface paths {
          *     rtnetlink protocol 86 (`ip route show proto 86`). IPv4 as the seed says, and IPv6 too
          *     (`::/0` takes all IPv6 into the tunnel, so it cannot leak around it: IPv6 routes get
          *     metric 1, so they coexist with the LAN's default route and win). IPv4 routes have
-         *     metric 0; for a full tunnel use `0.0.0.0/1` and `128.0.0.0/1`, which beat any default
-         *     route, as `0.0.0.0/0` collides (EEXIST) with a default route of metric 0.
+         *     metric 0.
+         *
+         *     Full tunnel: `0.0.0.0/0` and `::/0` go to the service's own routing table (7686) with
+         *     policy rules, as wg-quick does (`table main suppress_prefixlength 0`, then `not fwmark
+         *     0x7686 lookup 7686`): they work beside the LAN's default route, the main table's more
+         *     specific routes (the LAN, the VPN's other routes) still win, and the daemon's own sockets
+         *     (the API's connections, the packet stream's among them) carry the mark and stay on the
+         *     original network, as protected sockets do (bound to their interface). A route with
+         *     `exclude: true` keeps its prefix on the original network (a throw route in the VPN's
+         *     table; a narrower VPN route inside it still wins). The rules come with the first route
+         *     of the table and go with the last, at deinit, and at the next start after a crash;
+         *     `GET /routes/policy` shows them. Routes the link loses when it goes down come back when
+         *     it is up again, or at the next apply (`routes.restored`).
          *
          *     The interface must be up: routes are set after vpnsvc_update_settings
          *     (`POST /interfaces/{name}/apply`), as the seed says; before that the call is refused
@@ -202,6 +213,23 @@ export interface paths {
          *     prefix is never removed: the kernel matches vpnsvc's protocol number on delete.
          */
         delete: operations["removeRoutes"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/routes/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The full tunnel's routing table, mark and policy rules, read back from the kernel. */
+        get: operations["getRoutingPolicy"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -927,12 +955,23 @@ export interface components {
              * @description The VPN server's (point-to-point peer's) IPv4 address, staged; null clears it.
              */
             remoteIp?: string | null;
+            localIp6?: components["schemas"]["LocalIp6"];
         };
+        /**
+         * @description The VPN client's IPv6 address with its prefix (the dual stack's extension of the seed,
+         *     Android's `Builder.addAddress` for IPv6), staged; the apply sets it with RTM_NEWADDR and
+         *     IFA_F_NODAD (usable at once, no duplicate address detection on a point-to-point link),
+         *     replacing any other global IPv6 address of the TUN; null removes it at the next apply.
+         *     Unicast only (not link-local, multicast, loopback or IPv4-mapped), prefix 1..128.
+         * @example fd00:8::2/64
+         */
+        LocalIp6: string | null;
         /** @description What the next apply (vpnsvc_update_settings) will give the kernel. */
         StagedSettings: {
             mtu: number;
             localIp: string | null;
             remoteIp: string | null;
+            localIp6: string | null;
         };
         /** @description The kernel's counters for the device (/proc/net/dev), rx = received by the device. */
         Counters: {
@@ -965,6 +1004,8 @@ export interface components {
             localIp: string | null;
             /** @description The kernel's point-to-point peer. */
             remoteIp: string | null;
+            /** @description The kernel's global IPv6 address of the TUN, with prefix (fd00:8::2/64). */
+            localIp6: string | null;
             up: boolean;
             staged: components["schemas"]["StagedSettings"];
             counters: components["schemas"]["Counters"];
@@ -1016,6 +1057,37 @@ export interface components {
         Route: {
             address: components["schemas"]["RouteAddress"];
             prefix: components["schemas"]["RoutePrefix"];
+            /**
+             * @description Keep this prefix on the original network even under a full tunnel (Android's
+             *     `Builder.excludeRoute`): a throw route in the VPN's table, so the lookup goes on to
+             *     the main table's default route. Not for prefix 0. Listings show it only when true.
+             */
+            exclude?: boolean;
+        };
+        /** @description The full tunnel's policy routing, read back from the kernel. */
+        RoutingPolicy: {
+            /** @description The service's routing table (7686): default routes and excluded prefixes. */
+            table: number;
+            /** @description The mark (0x7686) of the daemon's own sockets: they skip the VPN's table. */
+            fwmark: number;
+            /** @description The service's policy rules (protocol 86), IPv4 then IPv6. */
+            rules: {
+                /** @enum {integer} */
+                family: 4 | 6;
+                priority: number;
+                /** @description As `ip rule` says it, e.g. `not fwmark 0x7686 lookup 7686`. */
+                rule: string;
+            }[];
+            /** @description Routes the service keeps that the kernel lacks now (the link is down); they come back when it is up. */
+            pending: components["schemas"]["Route"][];
+        };
+        /** @description Data of `routes.restored`, the kept routes put back after the link came up again or at apply. */
+        RoutesRestoredData: {
+            count: number;
+            routes: components["schemas"]["Route"][];
+            truncated?: boolean;
+            /** @enum {string} */
+            cause: "link-up" | "apply";
         };
         RouteArray: components["schemas"]["Route"][];
         /** @description One route, or an array of routes (all or nothing). */
@@ -1199,6 +1271,11 @@ export interface components {
             interface: string;
         } | {
             /** @enum {string} */
+            type: "routes.restored";
+            data: components["schemas"]["RoutesRestoredData"];
+            interface: string;
+        } | {
+            /** @enum {string} */
             type: "dns.added" | "dns.removed";
             data: components["schemas"]["DnsServerChangeData"];
             interface: string;
@@ -1312,6 +1389,8 @@ export interface components {
             localIp?: string | null;
             /** @description The staged peer IPv4 address; null when cleared. */
             remoteIp?: string | null;
+            /** @description The staged IPv6 address with prefix; null when cleared. */
+            localIp6?: string | null;
         };
         /** @description Data of `settings.applied`, read back from the kernel after the apply. */
         SettingsAppliedData: {
@@ -1321,6 +1400,8 @@ export interface components {
             remoteIp: string | null;
             /** @description The kernel's MTU of the device. */
             mtu: number;
+            /** @description The kernel's IPv6 address with prefix. */
+            localIp6?: string | null;
         };
         /** @description Data of `session.changed`. */
         SessionChangedData: {
@@ -1475,7 +1556,7 @@ export interface components {
         /**
          * @description The VPN interface; null: none. A field left out takes its default. Both addresses or
          *     neither: with both the link is brought up (vpnsvc_update_settings), which routes and DNS
-         *     need. IPv4 only, as the seed's setters are.
+         *     need. localIp6 adds an IPv6 address (dual stack) once the link is up.
          */
         ConfigInterface: {
             name: components["schemas"]["InterfaceName"];
@@ -1489,6 +1570,7 @@ export interface components {
              * @description The point-to-point peer's IPv4 address.
              */
             remoteIp?: string | null;
+            localIp6?: components["schemas"]["LocalIp6"];
             mtu?: components["schemas"]["Mtu"];
             session?: components["schemas"]["SessionName"];
             /** @description O_NONBLOCK off (true) or on (false) on the TUN fd. Default true. */
@@ -2174,6 +2256,34 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getRoutingPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy routing in force. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoutingPolicy"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

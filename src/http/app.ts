@@ -31,6 +31,7 @@ import consolePlugin from './plugins/console.js';
 import followersPlugin from './plugins/followers.js';
 import httpContractPlugin from './plugins/http-contract.js';
 import metricsPlugin from './plugins/metrics.js';
+import ownSocketsPlugin from './plugins/own-sockets.js';
 import requestContextPlugin, { apiReason, requestIdOptions } from './plugins/request-context.js';
 import vpnsvcPlugin from './plugins/vpnsvc.js';
 import { serializerCompiler } from './serialization.js';
@@ -158,6 +159,7 @@ export async function buildApp({
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null, withCredentials: true } });
   await app.register(consolePlugin);
   await app.register(vpnsvcPlugin, { vpnsvc, spec, host });
+  await app.register(ownSocketsPlugin);
   await app.register(httpContractPlugin);
   await app.register(requestContextPlugin);
   await app.register(followersPlugin, followers ? { limits: followers } : {});

@@ -194,3 +194,32 @@ export function firewallReconciler(state: () => Promise<{ blocked: boolean; allo
     },
   };
 }
+
+/** What the full tunnel's reconciler needs of the host: the service's rules and its table's routes. */
+export interface PolicyRoutingProbe {
+  /** Removes every rule of the service (protocol 86); returns how many there were. */
+  flushRules(): Promise<number>;
+  /** Removes the service's routes (protocol 86) from its own table; returns how many there were. */
+  flushTable(): Promise<number>;
+}
+
+/**
+ * The full tunnel's rules and the VPN table's routes (excluded prefixes are throw routes, which
+ * no device takes with it) outlive a crashed daemon and would keep steering traffic into a
+ * tunnel that is gone: they are removed. They carry protocol 86, so only the service's go. The
+ * firewall block is not touched here: it is the documented fail-closed state.
+ */
+export function policyRoutingReconciler(probe: PolicyRoutingProbe): Reconciler {
+  return {
+    name: 'policy-routing',
+    async run() {
+      const rules = await probe.flushRules();
+      const routes = await probe.flushTable();
+      const found = [`${rules} policy rules and ${routes} routes of the VPN's table left by the crashed run`];
+      const did: string[] = [];
+      if (rules > 0) did.push(`removed ${rules} policy rules (protocol 86)`);
+      if (routes > 0) did.push(`removed ${routes} routes of the VPN's table`);
+      return { found, did };
+    },
+  };
+}

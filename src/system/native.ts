@@ -59,6 +59,16 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     protectFd: lib.func('int vs_protect_fd(int sock, const char *ifname)'),
     linkDelete: lib.func('int vs_link_delete(int ifindex)'),
     sdNotify: lib.func('int vs_sd_notify(const char *path, const char *message)'),
+    routesApplyIn: lib.func(
+      'int vs_routes_apply_in(int ifindex, int op, const uint8_t *families, const uint8_t *addrs16, const uint8_t *prefixes, const uint32_t *tables, const uint8_t *types, int count, _Out_ int *failed_index)',
+    ),
+    routesListIn: lib.func(
+      'int vs_routes_list_in(int ifindex, uint32_t table, _Out_ uint8_t *families, _Out_ uint8_t *addrs16, _Out_ uint8_t *prefixes, _Out_ uint8_t *types, int max)',
+    ),
+    addr6Change: lib.func('int vs_addr6_change(int ifindex, int add, const uint8_t *addr16, int prefix)'),
+    addr6List: lib.func('int vs_addr6_list(int ifindex, _Out_ uint8_t *addrs16, _Out_ uint8_t *prefixes, int max)'),
+    sockSetMark: lib.func('int vs_sock_set_mark(int fd, uint32_t mark)'),
+    sockGetMark: lib.func('int vs_sock_get_mark(int fd, _Out_ uint32_t *mark)'),
   };
 }
 
@@ -396,4 +406,83 @@ export function deleteLink(ifindex: number): boolean {
  */
 export function sdNotify(socket: string, message: string): void {
   check(loadNative().sdNotify(socket, message), `notify ${socket}`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+// ---- policy routing and dual stack (route.c, addr6.c) ---------------------------------------
+
+/** rtnetlink's throw route type: an excluded prefix. */
+export const RTN_THROW = 9;
+
+/** Routes with the table and type of each entry (table 0: main). */
+export interface TypedRoutes extends PackedRoutes {
+  tables: Uint32Array;
+  types: Uint8Array;
+}
+
+/** Like applyRoutes, with a table and a type per entry; all or nothing in one batch. */
+export function applyTypedRoutes(ifindex: number, add: boolean, routes: TypedRoutes): RouteBatchResult {
+  const failed = [-1];
+  const rc = loadNative().routesApplyIn(
+    ifindex,
+    add ? ROUTE_ADD : ROUTE_DEL,
+    routes.families,
+    routes.addrs16,
+    routes.prefixes,
+    routes.tables,
+    routes.types,
+    routes.families.length,
+    failed,
+  ) as number;
+  return { rc, failedIndex: failed[0] ?? -1 };
+}
+
+/** vpnsvc's routes of `table`: device routes through ifindex and (outside main) throw routes. */
+export function listTableRoutes(ifindex: number, table: number): PackedRoutes & { types: Uint8Array } {
+  let room = 256;
+  for (;;) {
+    const families = new Uint8Array(room);
+    const addrs16 = new Uint8Array(room * 16);
+    const prefixes = new Uint8Array(room);
+    const types = new Uint8Array(room);
+    const count = check(
+      loadNative().routesListIn(ifindex, table, families, addrs16, prefixes, types, room),
+      `list routes of interface ${ifindex} in table ${table}`,
+    );
+    if (count <= room) {
+      return {
+        families: families.subarray(0, count),
+        addrs16: addrs16.subarray(0, count * 16),
+        prefixes: prefixes.subarray(0, count),
+        types: types.subarray(0, count),
+      };
+    }
+    room = count + 256;
+  }
+}
+
+/** Adds (replacing the same address) or deletes an IPv6 address on the device, without DAD. Raw -errno. */
+export function changeAddress6(ifindex: number, add: boolean, address: Uint8Array, prefix: number): number {
+  return loadNative().addr6Change(ifindex, add ? 1 : 0, address, prefix) as number;
+}
+
+/** The device's global-scope IPv6 addresses, as the kernel has them. */
+export function listAddresses6(ifindex: number): Array<{ bytes: Uint8Array; prefix: number }> {
+  const max = 16;
+  const addrs16 = new Uint8Array(max * 16);
+  const prefixes = new Uint8Array(max);
+  const count = check(loadNative().addr6List(ifindex, addrs16, prefixes, max), `list IPv6 addresses of interface ${ifindex}`);
+  const out: Array<{ bytes: Uint8Array; prefix: number }> = [];
+  for (let i = 0; i < Math.min(count, max); i++) out.push({ bytes: addrs16.slice(i * 16, i * 16 + 16), prefix: prefixes[i] ?? 0 });
+  return out;
+}
+
+/** SO_MARK on one of the daemon's own sockets, so policy routing keeps it out of the tunnel. */
+export function setSocketMark(fd: number, mark: number): void {
+  check(loadNative().sockSetMark(fd, mark >>> 0), `set SO_MARK ${mark} on fd ${fd}`, 'VPNSVC_ERROR_IO_ERROR');
+}
+
+export function socketMark(fd: number): number {
+  const out = [0];
+  check(loadNative().sockGetMark(fd, out), `read SO_MARK of fd ${fd}`);
+  return out[0] ?? 0;
 }

@@ -140,6 +140,10 @@ test('commands become the REST calls they name', async () => {
       ],
     ],
     [['route', 'list'], 'GET /routes'],
+    [['route', 'policy'], 'GET /routes/policy'],
+    [['route', 'add', '10.20.0.0/16', '--exclude'], 'POST /routes', { address: '10.20.0.0', prefix: 16, exclude: true }],
+    [['set', 'vpn0', '--local6', 'fd00:8::2/64'], 'PATCH /interfaces/vpn0', { localIp6: 'fd00:8::2/64' }],
+    [['set', 'vpn0', '--local6', 'none'], 'PATCH /interfaces/vpn0', { localIp6: null }],
     [['dns', 'add', '10.9.0.53'], 'POST /dns', { server: '10.9.0.53' }],
     [['dns', 'del', 'fd00::53'], 'DELETE /dns/fd00%3A%3A53'],
     [['dns', 'list'], 'GET /dns'],
@@ -270,6 +274,8 @@ test('up checks every argument before sending anything, and refuses to replace a
     ['up', 'vpn9', '--local', '10.9.0.1', '--remote', '10.9.0.2', '--mtu', '12'],
     ['up', '-bad', '--local', '10.9.0.1', '--remote', '10.9.0.2'],
     ['up', 'a', 'b', '--local', '10.9.0.1', '--remote', '10.9.0.2'],
+    ['up', 'vpn9', '--local', '10.9.0.1', '--remote', '10.9.0.2', '--local6', 'fd00:8::2'],
+    ['up', 'vpn9', '--local', '10.9.0.1', '--remote', '10.9.0.2', '--local6', '10.9.0.3/24'],
   ]) {
     const r = await call(bad);
     assert.equal(r.code, 2, `${bad.join(' ')}: ${r.err}`);
@@ -301,7 +307,7 @@ test('--version, per-command help with option values, did you mean', async () =>
   for (const [args, hint] of [
     [['rout', 'add', '10.0.0.0/8'], /unknown command 'rout' \(Did you mean route\?\)/],
     [['route', 'ad', '10.0.0.0/8'], /unknown command "vpnsvc route ad" \(did you mean add\?\)/],
-    [['route'], /"vpnsvc route" needs a command: add, list, del/],
+    [['route'], /"vpnsvc route" needs a command: add, list, policy, del/],
     [[], /^vpnsvc: name a command, e\.g\. vpnsvc status/],
     [['show', '--no-such-flag'], /unknown option '--no-such-flag'/],
   ] as [string[], RegExp][]) {
@@ -376,7 +382,7 @@ test("completion: bash completes command words and the chosen command's options"
     return r.stdout.trim().split('\n').sort();
   };
   assert.deepEqual(complete('vpnsvc rou'), ['route']);
-  assert.deepEqual(complete('vpnsvc route '), ['add', 'del', 'list']);
+  assert.deepEqual(complete('vpnsvc route '), ['add', 'del', 'list', 'policy']);
   assert.deepEqual(complete('vpnsvc dns domain '), ['add', 'del']);
   assert.deepEqual(complete('vpnsvc --url http://x:1 set --m'), ['--mtu']);
   assert.deepEqual(complete('vpnsvc up vpn0 --rep'), ['--replace']);

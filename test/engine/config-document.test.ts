@@ -35,7 +35,7 @@ const BLOCK: BlockState = {
   allowOriginal: [],
 };
 const UP: VpnState = {
-  interface: { name: 'vpn0', localIp: '10.0.0.1', remoteIp: '10.0.0.2', mtu: 1500, session: 'VPN_Session', blocking: true },
+  interface: { name: 'vpn0', localIp: '10.0.0.1', remoteIp: '10.0.0.2', localIp6: null, mtu: 1500, session: 'VPN_Session', blocking: true },
   routes: [{ address: '10.1.0.0', prefix: 16 }],
   dns: { servers: ['10.0.0.53'], domains: [] },
   firewall: BLOCK,
@@ -65,7 +65,15 @@ test('profiles: lockdown needs alwaysOn, a block and an interface', () => {
 
 test('defaults fill an interface; a part left out stays as it is', () => {
   const desired = desiredState({ interface: { name: 'vpn1' } }, NOTHING, host());
-  assert.deepEqual(desired.interface, { name: 'vpn1', localIp: null, remoteIp: null, mtu: 1500, session: 'VPN_Session', blocking: true });
+  assert.deepEqual(desired.interface, {
+    name: 'vpn1',
+    localIp: null,
+    remoteIp: null,
+    localIp6: null,
+    mtu: 1500,
+    session: 'VPN_Session',
+    blocking: true,
+  });
   const kept = desiredState({ routes: [{ address: '10.2.0.0', prefix: 16 }] }, UP, host());
   assert.deepEqual(kept.dns, UP.dns);
   assert.deepEqual(kept.firewall, UP.firewall);

@@ -348,7 +348,7 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
     vpnsvc.setRemoteIpAddress('vsu0', PEER);
     assert.equal(link('vsu0')?.mtu, 1500, 'the kernel still has the old MTU');
     assert.deepEqual(addresses('vsu0'), []);
-    assert.deepEqual(vpnsvc.describe('vsu0').staged, { mtu: 1380, localIp: LOCAL, remoteIp: PEER });
+    assert.deepEqual(vpnsvc.describe('vsu0').staged, { mtu: 1380, localIp: LOCAL, remoteIp: PEER, localIp6: null });
 
     const applied = await vpnsvc.updateSettings('vsu0');
     const kernel = link('vsu0');
@@ -365,7 +365,7 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
         { type: 'interface.updated', interface: 'vsu0', data: { mtu: 1380 }, reason: DAEMON },
         { type: 'interface.updated', interface: 'vsu0', data: { localIp: LOCAL }, reason: DAEMON },
         { type: 'interface.updated', interface: 'vsu0', data: { remoteIp: PEER }, reason: DAEMON },
-        { type: 'settings.applied', interface: 'vsu0', data: { localIp: LOCAL, remoteIp: PEER, mtu: 1380 }, reason: DAEMON },
+        { type: 'settings.applied', interface: 'vsu0', data: { localIp: LOCAL, remoteIp: PEER, mtu: 1380, localIp6: null }, reason: DAEMON },
       ],
       'each stored setting is an event, a refused one is not',
     );
@@ -388,7 +388,11 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       isError('VPNSVC_ERROR_INVALID_PARAMETER', /not an IPv4 address in dotted-quad form/),
     );
     assert.throws(() => vpnsvc.setLocalIpAddress('vsu0', 'fd00:180::1'), isError('VPNSVC_ERROR_INVALID_PARAMETER'));
-    assert.deepEqual(vpnsvc.describe('vsu0').staged, { mtu: 1500, localIp: LOCAL, remoteIp: null }, 'refused values are not staged');
+    assert.deepEqual(
+      vpnsvc.describe('vsu0').staged,
+      { mtu: 1500, localIp: LOCAL, remoteIp: null, localIp6: null },
+      'refused values are not staged',
+    );
     await assert.rejects(vpnsvc.updateSettings('vsu0'), /remoteIp not set/);
     vpnsvc.setLocalIpAddress('vsu0', null);
     assert.equal(vpnsvc.describe('vsu0').staged.localIp, null, 'null clears');
@@ -450,7 +454,7 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       }
       assert.equal(fdFlags(fd) & O_NONBLOCK, 0, 'the fd is still blocking');
       assert.equal(vpnsvc.getSession('vsu0'), 'VPN_Session');
-      assert.deepEqual(vpnsvc.describe('vsu0').staged, { mtu: 1500, localIp: null, remoteIp: null });
+      assert.deepEqual(vpnsvc.describe('vsu0').staged, { mtu: 1500, localIp: null, remoteIp: null, localIp6: null });
       assert.equal(events.length, 0);
     });
 
@@ -462,7 +466,7 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
       assert.notEqual(fdFlags(fd) & O_NONBLOCK, 0);
       assert.equal(iface.blocking, false);
       assert.equal(iface.session, 'office');
-      assert.deepEqual(iface.staged, { mtu: 1400, localIp: LOCAL, remoteIp: PEER });
+      assert.deepEqual(iface.staged, { mtu: 1400, localIp: LOCAL, remoteIp: PEER, localIp6: null });
       assert.equal(link('vsu0')?.mtu, 1500);
       assert.deepEqual(addresses('vsu0'), []);
       assert.deepEqual(brief(events), [

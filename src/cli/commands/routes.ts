@@ -11,11 +11,21 @@ const REST: RestSpec[] = [
     op: 'POST /routes',
     args: '<address/prefix>...',
     arity: [1, Infinity],
-    summary: 'route networks into the tunnel (several: one all-or-nothing batch)',
-    body: (p) => (p.positionals.length === 1 ? parseCidr(p.positionals[0]!, true) : cidrs(p)),
+    summary: 'route networks into the tunnel (several: one all-or-nothing batch); --exclude keeps them off it',
+    options: {
+      exclude: {
+        type: 'boolean',
+        description: 'keep these prefixes on the original network, also under a full tunnel (0.0.0.0/0)',
+      },
+    },
+    body: (p) => {
+      const routes = cidrs(p).map((r) => (p.values.exclude === true ? { ...r, exclude: true } : r));
+      return routes.length === 1 ? routes[0] : routes;
+    },
     show: () => 'added',
   },
   { words: 'route list', op: 'GET /routes', summary: 'routes through the tunnel' },
+  { words: 'route policy', op: 'GET /routes/policy', summary: "the full tunnel's table, mark and policy rules" },
   {
     words: 'route del',
     op: 'DELETE /routes/{address}/{prefix}',

@@ -2,7 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../context.js';
 
-export function ipRouteHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'addRoutes' | 'listRoutes' | 'removeRoutes' | 'removeRoute'> {
+export function ipRouteHandlers({
+  vpnsvc,
+}: FastifyInstance): Pick<Handlers, 'addRoutes' | 'listRoutes' | 'removeRoutes' | 'removeRoute' | 'getRoutingPolicy'> {
   return {
     addRoutes: async (request, reply) => {
       const body = request.body;
@@ -10,6 +12,7 @@ export function ipRouteHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'ad
       return reply.code(201).send(await vpnsvc.addRoute(body));
     },
     listRoutes: () => vpnsvc.listRoutes(),
+    getRoutingPolicy: () => vpnsvc.routingPolicy(),
     removeRoutes: async (request, reply) => {
       await vpnsvc.removeRoutes(request.body);
       return reply.code(204).send();

@@ -17,10 +17,17 @@ interface IpRoute {
   scope?: string;
 }
 
-/** vpnsvc's routes (protocol 86) on the interface, as `ip -j` shows them, in a "dst" form. */
+/** vpnsvc's routes (protocol 86) on the interface, main table and the VPN's, as `ip -j` shows them, in a "dst" form. */
 function kernelRoutes(dev = IFACE): string[] {
-  const v4 = ipJson<IpRoute[]>('route', 'show', 'dev', dev, 'proto', '86');
-  const v6 = ipJson<IpRoute[]>('-6', 'route', 'show', 'dev', dev, 'proto', '86');
+  const show = (family: string, table: string): IpRoute[] => {
+    try {
+      return ipJson<IpRoute[]>(family, 'route', 'show', 'table', table, 'dev', dev, 'proto', '86');
+    } catch {
+      return []; // the kernel has no such table until a route is put in it
+    }
+  };
+  const v4 = [...show('-4', 'main'), ...show('-4', '7686')];
+  const v6 = [...show('-6', 'main'), ...show('-6', '7686')];
   return [...v4.map((r) => (r.dst === 'default' ? '0.0.0.0/0' : r.dst)), ...v6.map((r) => (r.dst === 'default' ? '::/0' : r.dst))];
 }
 
@@ -74,31 +81,51 @@ describe('routes on the kernel', kernelTestOptions(), () => {
     assert.deepEqual(kernelRoutes().sort(), ['0.0.0.0/1', '128.0.0.0/1', '::/0']);
   });
 
-  test("::/0 coexists with the LAN's IPv6 default route and wins (metric 1); IPv4 uses 0.0.0.0/1 + 128.0.0.0/1", async (t) => {
+  test("0.0.0.0/0 and ::/0 work beside the LAN's default routes: the VPN's own table and policy rules, gone with the last route", async (t) => {
     const { admin } = await upInterface(t);
     ip('tuntap', 'add', 'dev', 'vsrtother', 'mode', 'tun');
     ip('link', 'set', 'vsrtother', 'up');
     ip('-6', 'route', 'add', '::/0', 'dev', 'vsrtother'); // the LAN's, kernel default metric 1024
     ip('route', 'add', '0.0.0.0/0', 'dev', 'vsrtother');
+    const rules = () =>
+      ['-4', '-6'].flatMap((f) => ipJson<Array<{ protocol?: string }>>(f, 'rule', 'show')).filter((r) => r.protocol === '86').length;
+    assert.equal(rules(), 0, 'no policy rule before the first default route');
+    await admin.post('/routes').send({ address: '0.0.0.0', prefix: 0 }).expect(201);
     await admin.post('/routes').send({ address: '::', prefix: 0 }).expect(201);
-    const [via] = ipJson<Array<{ dev: string }>>('-6', 'route', 'get', '2001:db8::1');
-    assert.equal(via?.dev, IFACE, 'IPv6 goes into the tunnel');
-    const v4default = await admin.post('/routes').send({ address: '0.0.0.0', prefix: 0 });
-    assertError(
-      v4default,
-      400,
-      'VPNSVC_ERROR_INVALID_PARAMETER',
-      /0\.0\.0\.0\/0: the main table already has a route for this prefix that vpnsvc did not add.*EEXIST/,
-    );
-    await admin
-      .post('/routes')
-      .send([
-        { address: '0.0.0.0', prefix: 1 },
-        { address: '128.0.0.0', prefix: 1 },
-      ])
-      .expect(201);
     assert.equal(ipJson<Array<{ dev: string }>>('route', 'get', '192.0.2.1')[0]?.dev, IFACE, 'IPv4 goes into the tunnel');
+    assert.equal(ipJson<Array<{ dev: string }>>('-6', 'route', 'get', '2001:db8::1')[0]?.dev, IFACE, 'IPv6 goes into the tunnel');
+    assert.equal(
+      ipJson<Array<{ dev: string }>>('route', 'get', '192.0.2.1', 'mark', '0x7686')[0]?.dev,
+      'vsrtother',
+      "the service's mark takes the LAN's default route",
+    );
+    assert.equal(rules(), 4, 'two rules per family: main without its default, then the VPN table for unmarked packets');
+    await admin.post('/routes').send({ address: '192.0.2.0', prefix: 24, exclude: true }).expect(201);
+    assert.equal(ipJson<Array<{ dev: string }>>('route', 'get', '192.0.2.1')[0]?.dev, 'vsrtother', 'the excluded prefix stays on the LAN');
+    const list = await admin.get('/routes').expect(200);
+    assertContract('listRoutes', list);
+    assert.deepEqual(list.body, [
+      { address: '0.0.0.0', prefix: 0 },
+      { address: '192.0.2.0', prefix: 24, exclude: true },
+      { address: '::', prefix: 0 },
+    ]);
+    const policy = await admin.get('/routes/policy').expect(200);
+    assertContract('getRoutingPolicy', policy);
+    assert.equal(policy.body.table, 7686);
+    assert.deepEqual(
+      policy.body.rules.map((r: { family: number; rule: string }) => `${r.family} ${r.rule}`),
+      [
+        '4 lookup main suppress_prefixlength 0',
+        '4 not fwmark 0x7686 lookup 7686',
+        '6 lookup main suppress_prefixlength 0',
+        '6 not fwmark 0x7686 lookup 7686',
+      ],
+    );
+    await admin.delete('/routes/192.0.2.0/24').expect(204);
+    await admin.delete('/routes/0.0.0.0/0').expect(204);
+    assert.equal(rules(), 2, "IPv6's rules stay while ::/0 does");
     await admin.delete('/routes/::/0').expect(204);
+    assert.equal(rules(), 0, 'the last route of the table takes the rules');
     assert.equal(ipJson<Array<{ dev: string }>>('-6', 'route', 'show', 'default')[0]?.dev, 'vsrtother', "the LAN's default route stays");
     ip('link', 'delete', 'vsrtother');
   });

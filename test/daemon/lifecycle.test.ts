@@ -250,7 +250,7 @@ describe('the daemon: shutdown, recovery, logs', kernelTestOptions(), () => {
     assert.equal(events[1]!.type, 'daemon.recovered');
     assert.deepEqual(
       events[1]!.data.reports.map((r: { reconciler: string }) => r.reconciler),
-      ['tun', 'routes', 'resolver', 'firewall'],
+      ['tun', 'policy-routing', 'routes', 'resolver', 'firewall'],
     );
     assert.equal((await second.call('GET', '/firewall')).body.blocked, true, 'the block is still in the kernel');
   });

@@ -22,7 +22,7 @@ const HELD_ROUTE = { address: '10.190.99.0', prefix: 24 };
 const EMPTY: ConfigDocument = { interface: null, routes: [], dns: { servers: [], domains: [] }, firewall: null };
 
 const OFFICE: ConfigDocument = {
-  interface: { name: 'vcf0', localIp: '10.190.0.1', remoteIp: '10.190.0.2', mtu: 1400, session: 'office', blocking: false },
+  interface: { name: 'vcf0', localIp: '10.190.0.1', remoteIp: '10.190.0.2', localIp6: null, mtu: 1400, session: 'office', blocking: false },
   routes: [
     { address: '10.190.10.0', prefix: 24 },
     { address: 'fd00:190::', prefix: 64 },

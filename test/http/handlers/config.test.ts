@@ -26,7 +26,15 @@ const DOC = {
 };
 const EMPTY = { interface: null, routes: [], dns: { servers: [], domains: [] }, firewall: null };
 const FULL = {
-  interface: { name: IFACE, localIp: '10.191.0.1', remoteIp: '10.191.0.2', mtu: 1420, session: 'VPN_Session', blocking: true },
+  interface: {
+    name: IFACE,
+    localIp: '10.191.0.1',
+    remoteIp: '10.191.0.2',
+    localIp6: null,
+    mtu: 1420,
+    session: 'VPN_Session',
+    blocking: true,
+  },
   routes: DOC.routes,
   dns: DOC.dns,
   firewall: null,

@@ -66,7 +66,7 @@ describe('events of the interface lifecycle', kernelTestOptions(), () => {
     const created = msgs[1]!;
     assert.deepEqual(created.reason, { source: 'api', token: 'admin', requestId: 'cli-42' });
     assert.equal(typeof created.data?.index, 'number', 'the kernel index is in the event');
-    assert.deepEqual(msgs[3]!.data, { localIp: '10.71.0.1', remoteIp: '10.71.0.2', mtu: 1400 });
+    assert.deepEqual(msgs[3]!.data, { localIp: '10.71.0.1', remoteIp: '10.71.0.2', mtu: 1400, localIp6: null });
     assert.equal(msgs[6]!.data?.replaced, 'vsev0');
     const seqs = msgs.slice(1).map((e) => e.seq);
     assert.deepEqual(

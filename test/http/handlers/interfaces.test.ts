@@ -33,7 +33,7 @@ describe('interfaces on the kernel', kernelTestOptions(), () => {
     assert.equal(res.body.session, 'VPN_Session');
     assert.equal(res.body.blocking, true);
     assert.equal(res.body.up, false);
-    assert.deepEqual(res.body.staged, { mtu: 1500, localIp: null, remoteIp: null });
+    assert.deepEqual(res.body.staged, { mtu: 1500, localIp: null, remoteIp: null, localIp6: null });
     assert.equal(fdFlags(res.body.fd) & O_NONBLOCK, 0, 'the fd is blocking by default');
   });
 

@@ -509,6 +509,72 @@ describe('the console in Chromium against the real daemon', kernelTestOptions(),
     await page.getByText('No VPN interface is active').waitFor();
   });
 
+  test('the whole VPN as one document: a dry run touches nothing, apply then confirm or watch it revert, save a profile', async () => {
+    const CFG = 'vsui1';
+    const linkOf = () => ipJson<Array<{ ifname: string; mtu: number }>>('link', 'show').find((l) => l.ifname === CFG);
+    await screen('Config');
+    const doc = page.getByLabel('Document (YAML or JSON)');
+    await until('the document read back', async () => /interface: null/.test(await doc.inputValue()));
+    await doc.fill(
+      [
+        'interface:',
+        `  name: ${CFG}`,
+        '  localIp: 10.88.0.1',
+        '  remoteIp: 10.88.0.2',
+        '  mtu: 1380',
+        'routes:',
+        '  - { address: 10.88.10.0, prefix: 24 }',
+        'dns:',
+        '  servers: [10.88.0.53]',
+      ].join('\n'),
+    );
+    await page.getByRole('button', { name: 'Plan (dry run)' }).click();
+    await page.getByRole('status').filter({ hasText: 'planned: nothing was changed' }).waitFor();
+    assert.match(await page.getByTestId('plan').innerText(), /interface\.create[\s\S]*routes\.add[\s\S]*dns\.set/);
+    assert.equal(linkOf(), undefined, 'the dry run created nothing');
+
+    await page.getByLabel(/Revert unless confirmed within/).fill('60');
+    await page.getByRole('button', { name: 'Apply', exact: true }).click();
+    await page.getByTestId('pending-confirm').waitFor();
+    assert.equal(linkOf()?.mtu, 1380);
+    assert.deepEqual(
+      ipJson<Array<{ dst: string }>>('route', 'show', 'dev', CFG, 'proto', '86').map((r) => r.dst),
+      ['10.88.10.0/24'],
+    );
+    assert.match(readFileSync(join(dir, 'resolv.conf'), 'utf8'), /^nameserver 10\.88\.0\.53$/m);
+    await shot('config-pending');
+    await page.getByTestId('pending-confirm').getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('status').filter({ hasText: 'confirmed: the change stays' }).waitFor();
+    assert.equal(await page.getByTestId('pending-confirm').count(), 0);
+    assert.equal((await daemon.call('POST', '/config/confirm')).status >= 400, true, 'nothing is left to confirm');
+
+    await page.getByLabel('Save the document above as profile').fill('office');
+    await page.getByLabel(/Always on/).check();
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByTestId('profiles').locator('code', { hasText: 'office' }).waitFor();
+    assert.match(await page.getByTestId('profiles').innerText(), /office always-on/);
+    const saved = (await daemon.call('GET', '/profiles/office')).body;
+    assert.equal(saved.alwaysOn, true);
+    assert.equal(saved.interface.name, CFG);
+
+    // Removing the interface with a 1 s deadline and no confirmation: the daemon puts it back.
+    await doc.fill('interface: null');
+    await page.getByLabel(/Revert unless confirmed within/).fill('1');
+    await page.getByRole('button', { name: 'Apply', exact: true }).click();
+    await page.getByTestId('pending-confirm').waitFor();
+    assert.equal(linkOf(), undefined, 'removed until the deadline');
+    await page.getByTestId('pending-confirm').waitFor({ state: 'detached', timeout: 10_000 });
+    await until('the interface back after the revert', () => linkOf());
+    assert.equal(linkOf()?.mtu, 1380);
+    await shot('config');
+
+    await page.getByRole('button', { name: 'Remove office' }).click();
+    await page.getByRole('status').filter({ hasText: 'removed profile office' }).waitFor();
+    assert.deepEqual((await daemon.call('GET', '/profiles')).body, []);
+    assert.equal((await daemon.call('PUT', '/config', { interface: null })).status, 200);
+    assert.equal(linkOf(), undefined);
+  });
+
   test('/docs renders under its CSP and "Try it out" is signed in with the console\'s cookie', async () => {
     await page.goto(`${origin}/docs`);
     const op = page.locator('#operations-auth-getAuth');

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { ApiError, api, call, onSignedOut, type Schemas } from './api';
 import { type LinkState, LiveEvents, type VpnEvent } from './live';
 import { ActionsScreen } from './screens/actions';
+import { ConfigScreen } from './screens/config';
 import { DnsScreen } from './screens/dns';
 import { EventsScreen } from './screens/events';
 import { HostScreen } from './screens/host';
@@ -18,6 +19,7 @@ const SCREENS = [
   ['routes', 'Routes'],
   ['dns', 'DNS'],
   ['kill-switch', 'Kill switch'],
+  ['config', 'Config'],
   ['events', 'Events'],
   ['host', 'Host'],
 ] as const;
@@ -151,6 +153,7 @@ function Shell({ me, onSignOut }: { me: Schemas['AuthSession']; onSignOut(notice
     routes: <RoutesScreen />,
     dns: <DnsScreen />,
     'kill-switch': <KillSwitchScreen />,
+    config: <ConfigScreen />,
     events: <EventsScreen link={link} />,
     host: <HostScreen />,
   }[screen];

@@ -366,7 +366,7 @@ export class Vpnsvc {
       // The feature first, as the seed does: a host without nft says so before anything else.
       await this.firewall.requireNft();
       const iface = this.target(name, 'blocking');
-      const state = await this.firewall.block(block, iface.name);
+      const state = await this.firewall.block(block, iface.name, this.dnsSettings.config().servers);
       this.events.emit('firewall.blocked', { interface: iface.name, data: { ...state } });
       return state;
     });
@@ -899,6 +899,8 @@ export class Vpnsvc {
     return this.exclusive(async () => {
       const iface = this.upTarget(name, 'DNS servers and domains');
       const changed = await resolverCall(this.resolver, () => work(iface.name));
+      // the kill switch lets DNS reach only the VPN's servers: a block in force follows them
+      await this.firewall.followDns(this.dnsSettings.config().servers);
       const view = this.dns();
       this.events.emit(type, { interface: iface.name, data: { ...changed, servers: view.servers, domains: view.domains } });
       return view;
@@ -1042,7 +1044,7 @@ export class Vpnsvc {
 
   private async setBlock(block: BlockState): Promise<void> {
     const { vpnInterface, ...request } = block;
-    const state = await this.firewall.block(request, vpnInterface);
+    const state = await this.firewall.block(request, vpnInterface, this.dnsSettings.config().servers);
     this.events.emit('firewall.blocked', { interface: vpnInterface, data: { ...state } });
   }
 
@@ -1068,6 +1070,7 @@ export class Vpnsvc {
   private async documentDns(dns: DnsState): Promise<void> {
     const iface = this.requireActive('DNS');
     await resolverCall(this.resolver, () => this.dnsSettings.replace(iface.name, dns));
+    await this.firewall.followDns(this.dnsSettings.config().servers);
   }
 
   private async removeActive(name: string): Promise<void> {
@@ -1198,6 +1201,7 @@ export class Vpnsvc {
       for (const family of [4, 6] as const) await this.rules.removeFullTunnel(family);
     });
     await step(() => resolverCall(this.resolver, () => this.dnsSettings.clear()));
+    await step(() => this.firewall.followDns([]));
     await step(() => this.packets.release(iface.tun, 'the interface was removed'));
     // An application's copy of the fd would keep the device alive past our close().
     if (iface.fdHandedOut) await step(() => void native.deleteLink(iface.index));

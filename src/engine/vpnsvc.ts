@@ -943,7 +943,7 @@ export class Vpnsvc {
   /** Runs the steps; on a failure every step done is undone and the step's error is thrown, naming it. */
   private async runPlan(steps: readonly PlanStep[], profile?: string): Promise<void> {
     try {
-      await runTransaction(steps.map((s) => this.transactionStep(s)));
+      await runTransaction([...steps.map((s) => this.transactionStep(s)), ...this.blockFollowsDns(steps)]);
     } catch (err) {
       if (!(err instanceof TransactionFailed)) throw err;
       this.events.emit('config.failed', { data: { step: err.step, error: err.error.message, ...(profile !== undefined && { profile }) } });
@@ -1011,6 +1011,16 @@ export class Vpnsvc {
     };
   }
 
+  /**
+   * A plan that changes the DNS servers ends by setting a block in force again with them (the
+   * kill switch lets DNS reach only the VPN's servers). Last, so a plan that lifts the block has
+   * nothing to follow; a failure undoes the plan, whose block steps then take the old servers.
+   */
+  private blockFollowsDns(steps: readonly PlanStep[]): TransactionStep[] {
+    if (!steps.some((s) => s.op === 'dns.set' || s.op === 'dns.clear')) return [];
+    return [{ op: 'firewall.dns', run: () => this.firewall.followDns(this.dnsSettings.config().servers), undo: () => {} }];
+  }
+
   /** How each step runs and is undone, on the facade's own internals (each emits the events its classic call does). */
   private transactionStep(step: PlanStep): TransactionStep {
     const { op } = step;
@@ -1070,7 +1080,6 @@ export class Vpnsvc {
   private async documentDns(dns: DnsState): Promise<void> {
     const iface = this.requireActive('DNS');
     await resolverCall(this.resolver, () => this.dnsSettings.replace(iface.name, dns));
-    await this.firewall.followDns(this.dnsSettings.config().servers);
   }
 
   private async removeActive(name: string): Promise<void> {

@@ -17,9 +17,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assertContract } from '../helpers/contract.js';
 import { type Daemon, waitReady } from '../helpers/daemon.js';
-import { ADDR, ALLOW_ORIGINAL, ALLOW_VPN, createFirewallNet, type FirewallNet, run, spawnDaemonIn, VETH } from '../helpers/firewall-net.js';
+import {
+  ADDR,
+  ALLOW_ORIGINAL,
+  ALLOW_VPN,
+  createFirewallNet,
+  type FirewallNet,
+  run,
+  SCRIPTS,
+  spawnDaemonIn,
+  VETH,
+} from '../helpers/firewall-net.js';
 import { kernelTestOptions } from '../helpers/kernel.js';
 
 const TUN = 'vskctun0';
@@ -78,6 +89,7 @@ const VPN_DNS = dns(VPN_DNS4, VPN_DNS6);
 /** Port 53 on a LAN resolver and on addresses allowOriginal allows. */
 const OTHER_DNS = dns(ADDR.peer4, ADDR.peer6, ADDR.allowed4, ADDR.allowed6);
 const ALL = [...INTERNET_OK, ...INTERNET_BLOCKED, ...LAN, ...VPN_DNS, ...OTHER_DNS];
+const VPN_ADDRS = [ADDR.vpnAllowed4, ADDR.vpnBlocked4, ADDR.vpnAllowed6, ADDR.vpnBlocked6];
 
 function assertVerdicts(res: Record<string, boolean>, pass: string[], drop: string[]): void {
   const wrong = [
@@ -99,6 +111,7 @@ describe('kill switch coverage: forwarding, the LAN, DNS (namespaces)', kernelTe
   let dir: string;
   let daemon: Daemon;
   let server: ReturnType<typeof spawn> | undefined;
+  let tunFd: number;
 
   const probeFrom = async (ns: string, specs: string[]): Promise<Record<string, boolean>> =>
     JSON.parse(await must(['ip', 'netns', 'exec', ns, process.execPath, '-e', PROBE, ...specs])) as Record<string, boolean>;
@@ -109,6 +122,27 @@ describe('kill switch coverage: forwarding, the LAN, DNS (namespaces)', kernelTe
   const table = async (): Promise<Listed[] | undefined> => {
     const r = await run([...net.inClient, 'nft', '-j', 'list', 'table', 'inet', 'vpnsvc']);
     return r.code === 0 ? (JSON.parse(r.stdout) as { nftables: Listed[] }).nftables : undefined;
+  };
+  /** Datagrams sent from the namespace behind to `addrs`: the destinations that reached the daemon's TUN fd (routed out the VPN). */
+  const routedToTun = async (addrs: string[]): Promise<Set<string>> => {
+    const reader = spawn(
+      net.inClient[0]!,
+      [...net.inClient.slice(1), 'python3', join(SCRIPTS, 'tun-reader.py'), String(daemon.child.pid), String(tunFd), '5'],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => reader.on('exit', resolve));
+    const lines = createInterface({ input: reader.stdout! })[Symbol.asyncIterator]();
+    assert.equal((await lines.next()).value, 'ready');
+    const seen = new Set<string>();
+    const collect = (async () => {
+      for await (const line of lines) seen.add(String(line).split(' ')[0] ?? '');
+    })();
+    await probeFrom(behind, echo(...addrs));
+    await sleep(100);
+    reader.stdin!.end();
+    await exited;
+    await collect;
+    return seen;
   };
   const setOf = async (name: string): Promise<unknown[]> => (await table())?.find((o) => o.set?.name === name)?.set?.elem ?? [];
 
@@ -149,8 +183,10 @@ describe('kill switch coverage: forwarding, the LAN, DNS (namespaces)', kernelTe
     await waitReady(daemon);
     const init = await daemon.call('POST', '/interfaces', { name: TUN });
     assert.equal(init.status, 201, JSON.stringify(init.body));
+    tunFd = init.body.fd;
     assert.equal((await daemon.call('PATCH', `/interfaces/${TUN}`, { localIp: '10.200.0.1', remoteIp: '10.200.0.2' })).status, 200);
     assert.equal((await daemon.call('POST', `/interfaces/${TUN}/apply`)).status, 200);
+    for (const n of ['172.16.0.0/16', '172.17.0.0/16', 'fd00:200::/64', 'fd00:201::/64']) await must([...c, 'route', 'add', n, 'dev', TUN]);
     for (const s of [VPN_DNS4, VPN_DNS6]) {
       const res = await daemon.call('POST', '/dns', { server: s });
       assert.equal(res.status, 201, JSON.stringify(res.body));
@@ -174,6 +210,8 @@ describe('kill switch coverage: forwarding, the LAN, DNS (namespaces)', kernelTe
     const { own, routed } = await both(ALL);
     assertVerdicts(own, ALL, []);
     assertVerdicts(routed, ALL, []);
+    const seen = await routedToTun(VPN_ADDRS);
+    for (const a of VPN_ADDRS) assert.ok(seen.has(a), `${a} is routed into the TUN without a block (saw ${[...seen].join(' ')})`);
   });
 
   test('a block: routed traffic follows the allow lists (IPv4 and IPv6), the LAN is dropped, DNS reaches only the VPN servers', async () => {
@@ -189,6 +227,12 @@ describe('kill switch coverage: forwarding, the LAN, DNS (namespaces)', kernelTe
 
     const { own, routed } = await both(ALL);
     for (const r of [own, routed]) assertVerdicts(r, [...INTERNET_OK, ...VPN_DNS], [...INTERNET_BLOCKED, ...LAN, ...OTHER_DNS]);
+    const seen = await routedToTun(VPN_ADDRS);
+    assert.ok(seen.has(ADDR.vpnAllowed4) && seen.has(ADDR.vpnAllowed6), `routed to allowVpn: into the TUN (saw ${[...seen].join(' ')})`);
+    assert.ok(
+      !seen.has(ADDR.vpnBlocked4) && !seen.has(ADDR.vpnBlocked6),
+      `routed elsewhere into the VPN: dropped (saw ${[...seen].join(' ')})`,
+    );
   });
 
   test('allowLan: the LAN passes (own and routed, IPv4 and IPv6); DNS to the LAN resolver stays dropped', async () => {

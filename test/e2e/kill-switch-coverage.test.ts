@@ -257,7 +257,7 @@ describe('kill switch coverage: forwarding, the LAN, DNS (namespaces)', kernelTe
     for (const r of [own, routed]) assertVerdicts(r, [...INTERNET_OK, ...LAN, ...VPN_DNS], [...INTERNET_BLOCKED, ...OTHER_DNS]);
   });
 
-  test('the VPN DNS servers change while blocked: the block follows them', async () => {
+  test('the VPN DNS servers change while blocked (by call or by document): the block follows them', async () => {
     assert.equal((await daemon.call('DELETE', `/dns/${VPN_DNS4}`)).status, 204);
     assert.deepEqual(await setOf('dns_v4'), [], 'the kernel set follows the VPN servers');
     assert.equal((await daemon.call('GET', '/firewall')).body.allowLan, true, 'the rest of the block is kept');
@@ -267,6 +267,15 @@ describe('kill switch coverage: forwarding, the LAN, DNS (namespaces)', kernelTe
     assert.equal((await daemon.call('POST', '/dns', { server: VPN_DNS4 })).status, 201);
     assert.deepEqual(await setOf('dns_v4'), [VPN_DNS4]);
     assertVerdicts(await probeFrom(behind, VPN_DNS), VPN_DNS, []);
+
+    // a configuration document that changes the servers: the block follows as its last step
+    const put = await daemon.call('PUT', '/config', { dns: { servers: [VPN_DNS4] } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.deepEqual(await setOf('dns_v6'), []);
+    assert.deepEqual(await setOf('dns_v4'), [VPN_DNS4]);
+    assertVerdicts(await probeFrom(behind, VPN_DNS), dns(VPN_DNS4), dns(VPN_DNS6));
+    assert.equal((await daemon.call('PUT', '/config', { dns: { servers: [VPN_DNS4, VPN_DNS6] } })).status, 200);
+    assert.deepEqual(await setOf('dns_v6'), [VPN_DNS6]);
   });
 
   test('unblock removes everything: the table is gone and every probe passes again', async () => {

@@ -5,16 +5,31 @@
  * the daemon (fail-closed), and every read comes back from nft. Deinit does not lift it, as in
  * the seed; unblock does, with or without a VPN interface.
  */
+import { networkInterfaces } from 'node:os';
 import type { FirewallBlock, FirewallState } from '../contract/api-types.js';
-import { invalidParameter } from '../errors/errors.js';
+import { invalidParameter, VpnsvcError } from '../errors/errors.js';
+import type { IpPrefix } from '../system/ip-prefix.js';
 import * as native from '../system/native.js';
 import { type DefaultRoute, defaultRoutes, NftFirewall, originalInterfaceFromRoutes } from '../system/nft.js';
 import { checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';
+
+/**
+ * The prefixes on an interface as the kernel has them now (getifaddrs, in this process's network
+ * namespace): the networks its addresses are on. Link-local ones are left to fe80::/10.
+ */
+export function connectedPrefixes(ifname: string): IpPrefix[] {
+  return (networkInterfaces()[ifname] ?? []).flatMap((a) => {
+    const prefix = Number(a.cidr?.split('/')[1]);
+    if (!Number.isInteger(prefix) || a.address.toLowerCase().startsWith('fe80:')) return [];
+    return [{ address: a.address, prefix }];
+  });
+}
 
 export class KillSwitch {
   constructor(
     private readonly nft = new NftFirewall(),
     private readonly routes: () => DefaultRoute[] = defaultRoutes,
+    private readonly lanOf: (ifname: string) => IpPrefix[] = connectedPrefixes,
   ) {}
 
   /** The block as the kernel has it (also one set by an earlier run of the daemon). */
@@ -29,14 +44,49 @@ export class KillSwitch {
 
   /**
    * Sets or replaces the block for VPN interface `vpnInterface`. Everything is checked before
-   * nft runs, so a refused request leaves the kernel's ruleset as it was.
+   * nft runs, so a refused request leaves the kernel's ruleset as it was. `dnsServers` (the VPN's)
+   * are the only destinations DNS may reach while blocked; with none, all DNS off the host is dropped.
    */
-  async block(request: FirewallBlock, vpnInterface: string): Promise<FirewallState> {
+  async block(request: FirewallBlock, vpnInterface: string, dnsServers: readonly string[] = []): Promise<FirewallState> {
     checkAllowList(request.allowVpn, 'allowVpn');
     checkAllowList(request.allowOriginal, 'allowOriginal');
     const originalInterface = this.originalInterface(request.originalInterface, vpnInterface);
-    await this.nft.block({ vpnInterface, originalInterface, allowVpn: request.allowVpn, allowOriginal: request.allowOriginal });
+    const allowLan = request.allowLan === true;
+    await this.nft.block({
+      vpnInterface,
+      originalInterface,
+      allowVpn: request.allowVpn,
+      allowOriginal: request.allowOriginal,
+      allowLan,
+      lanPrefixes: allowLan ? this.lanOf(originalInterface) : [],
+      dnsServers: [...dnsServers],
+    });
     return this.nft.read();
+  }
+
+  /**
+   * The VPN's DNS servers changed: a block in force is set again, as the kernel has it, with the
+   * new servers (and the LAN read again). No block, or no nft, is nothing to do.
+   */
+  async followDns(dnsServers: readonly string[]): Promise<void> {
+    let state: FirewallState;
+    try {
+      state = await this.nft.read();
+    } catch (err) {
+      if (err instanceof VpnsvcError && err.kind === 'VPNSVC_ERROR_NOT_SUPPORTED') return;
+      throw err;
+    }
+    const { blocked, vpnInterface, originalInterface, allowVpn, allowOriginal, allowLan } = state;
+    if (!blocked || vpnInterface === null || originalInterface === null) return;
+    await this.nft.block({
+      vpnInterface,
+      originalInterface,
+      allowVpn,
+      allowOriginal,
+      allowLan,
+      lanPrefixes: allowLan ? this.lanOf(originalInterface) : [],
+      dnsServers: [...dnsServers],
+    });
   }
 
   /**
@@ -50,6 +100,7 @@ export class KillSwitch {
       allowVpn: plain(checkAllowList(request.allowVpn, 'allowVpn')),
       allowOriginal: plain(checkAllowList(request.allowOriginal, 'allowOriginal')),
       originalInterface: this.originalInterface(request.originalInterface, vpnInterface),
+      ...(request.allowLan !== undefined && { allowLan: request.allowLan }),
     };
   }
 

@@ -366,7 +366,7 @@ export class Vpnsvc {
       // The feature first, as the seed does: a host without nft says so before anything else.
       await this.firewall.requireNft();
       const iface = this.target(name, 'blocking');
-      const state = await this.firewall.block(block, iface.name);
+      const state = await this.firewall.block(block, iface.name, this.dnsSettings.config().servers);
       this.events.emit('firewall.blocked', { interface: iface.name, data: { ...state } });
       return state;
     });
@@ -899,6 +899,8 @@ export class Vpnsvc {
     return this.exclusive(async () => {
       const iface = this.upTarget(name, 'DNS servers and domains');
       const changed = await resolverCall(this.resolver, () => work(iface.name));
+      // the kill switch lets DNS reach only the VPN's servers: a block in force follows them
+      await this.firewall.followDns(this.dnsSettings.config().servers);
       const view = this.dns();
       this.events.emit(type, { interface: iface.name, data: { ...changed, servers: view.servers, domains: view.domains } });
       return view;
@@ -941,7 +943,7 @@ export class Vpnsvc {
   /** Runs the steps; on a failure every step done is undone and the step's error is thrown, naming it. */
   private async runPlan(steps: readonly PlanStep[], profile?: string): Promise<void> {
     try {
-      await runTransaction(steps.map((s) => this.transactionStep(s)));
+      await runTransaction([...steps.map((s) => this.transactionStep(s)), ...this.blockFollowsDns(steps)]);
     } catch (err) {
       if (!(err instanceof TransactionFailed)) throw err;
       this.events.emit('config.failed', { data: { step: err.step, error: err.error.message, ...(profile !== undefined && { profile }) } });
@@ -1009,6 +1011,16 @@ export class Vpnsvc {
     };
   }
 
+  /**
+   * A plan that changes the DNS servers ends by setting a block in force again with them (the
+   * kill switch lets DNS reach only the VPN's servers). Last, so a plan that lifts the block has
+   * nothing to follow; a failure undoes the plan, whose block steps then take the old servers.
+   */
+  private blockFollowsDns(steps: readonly PlanStep[]): TransactionStep[] {
+    if (!steps.some((s) => s.op === 'dns.set' || s.op === 'dns.clear')) return [];
+    return [{ op: 'firewall.dns', run: () => this.firewall.followDns(this.dnsSettings.config().servers), undo: () => {} }];
+  }
+
   /** How each step runs and is undone, on the facade's own internals (each emits the events its classic call does). */
   private transactionStep(step: PlanStep): TransactionStep {
     const { op } = step;
@@ -1042,7 +1054,7 @@ export class Vpnsvc {
 
   private async setBlock(block: BlockState): Promise<void> {
     const { vpnInterface, ...request } = block;
-    const state = await this.firewall.block(request, vpnInterface);
+    const state = await this.firewall.block(request, vpnInterface, this.dnsSettings.config().servers);
     this.events.emit('firewall.blocked', { interface: vpnInterface, data: { ...state } });
   }
 
@@ -1198,6 +1210,7 @@ export class Vpnsvc {
       for (const family of [4, 6] as const) await this.rules.removeFullTunnel(family);
     });
     await step(() => resolverCall(this.resolver, () => this.dnsSettings.clear()));
+    await step(() => this.firewall.followDns([]));
     await step(() => this.packets.release(iface.tun, 'the interface was removed'));
     // An application's copy of the fd would keep the device alive past our close().
     if (iface.fdHandedOut) await step(() => void native.deleteLink(iface.index));

@@ -375,6 +375,21 @@ export interface paths {
          *     outbound traffic (conntrack established/related). IPv6 neighbour discovery (link-local,
          *     hop limit 255) stays allowed so that allowed IPv6 neighbours can be reached.
          *
+         *     **Forwarded traffic** (containers, hotspot clients routed through this host) follows the
+         *     same lists: out the VPN interface to `allowVpn`, out the original interface to
+         *     `allowOriginal` (and the LAN with `allowLan`), replies back (conntrack
+         *     established/related, reply direction only); everything else routed is dropped, IPv4 and
+         *     IPv6 (a `forward` chain with policy drop in the same table and transaction).
+         *
+         *     **DNS.** While blocked, DNS (UDP and TCP port 53) to any address but the VPN's DNS
+         *     servers (POST /dns) is dropped, on every interface and for forwarded traffic,
+         *     even when `allowOriginal` or `allowLan` would allow the address: a resolver on the local
+         *     network never sees the names looked up. The rule comes before the allow rules; the VPN's
+         *     servers must still be inside an allow list to be reached. With no VPN DNS servers all
+         *     DNS off the host is dropped (a local stub resolver on loopback still answers from its
+         *     cache). When the VPN's DNS servers change while blocked, the block is set again with the
+         *     new servers in the same way (one transaction).
+         *
          *     Applied as one nftables transaction (`nft -j -f -`, JSON built from validated values,
          *     never from request text). Blocking again replaces the lists atomically: no moment in
          *     which traffic leaks, none in which everything is blocked; the rules are never duplicated.
@@ -1154,6 +1169,8 @@ export interface components {
             allowVpn: components["schemas"]["AllowList"];
             allowOriginal: components["schemas"]["AllowList"];
             originalInterface?: components["schemas"]["InterfaceName"];
+            /** @description Default false. Also allow the local network on the original interface (Android's "allow LAN", Mullvad's "local network sharing"): the prefixes of the original interface's own addresses, read from the kernel when the block is set, plus link-local (169.254.0.0/16, fe80::/10) and multicast (224.0.0.0/4, ff00::/8), in and out and for forwarded traffic. DNS to a LAN resolver stays dropped. */
+            allowLan?: boolean;
         };
         FirewallState: {
             /** @description The service's table is in the kernel. */
@@ -1162,6 +1179,8 @@ export interface components {
             originalInterface: string | null;
             allowVpn: components["schemas"]["NetworkPrefix"][];
             allowOriginal: components["schemas"]["NetworkPrefix"][];
+            /** @description The LAN is allowed (read from the ruleset: its rules are there). */
+            allowLan: boolean;
         };
         ProtectSocket: {
             pid: number;

@@ -4,14 +4,20 @@
  *
  * Shape (fixed; only rules and set elements change between blocks):
  *   sets  vpn_v4 vpn_v6 orig_v4 orig_v6  (interval sets of the allowed networks)
+ *         lan_v4 lan_v6  (the LAN with allowLan, else empty)  dns_v4 dns_v6  (the VPN's DNS servers)
  *   chain output  hook output priority 0 policy drop
  *     oifname "lo" accept
+ *     tcp/udp dport 53, ip daddr != @dns_v4 drop; the same for ip6 and @dns_v6
  *     oifname <vpn>  ip daddr @vpn_v4 accept;  oifname <vpn>  ip6 daddr @vpn_v6 accept
  *     oifname <orig> ip daddr @orig_v4 accept; oifname <orig> ip6 daddr @orig_v6 accept
  *     IPv6 neighbour discovery (hop limit 255) accept
  *   chain input   hook input priority 0 policy drop
  *     iifname "lo" accept; ct state established,related accept
  *     the same four allows on saddr; neighbour discovery accept
+ *   with allowLan, in both: oifname/iifname <orig> ip/ip6 daddr/saddr @lan_v4/@lan_v6 accept
+ *   chain forward hook forward priority 0 policy drop
+ *     the DNS drops; ct direction reply ct state established,related accept
+ *     the four allows on daddr (oifname); with allowLan the LAN allows on daddr
  *
  * Why no "ct state established" in output: a connection opened before the block to a network
  * that is not allowed must not keep sending. Why the inet family: one chain sees IPv4 and IPv6,
@@ -29,12 +35,29 @@ export const MAX_ALLOW_ENTRIES = 255;
 
 const COMMENT_VPN = 'vpnsvc:allow-vpn';
 const COMMENT_ORIGINAL = 'vpnsvc:allow-original';
+const COMMENT_LAN = 'vpnsvc:allow-lan';
+const COMMENT_DNS = 'vpnsvc:dns-only-vpn';
+const DNS_PORT = 53;
+
+/** Always part of the LAN when it is allowed: link-local and multicast, IPv4 and IPv6. */
+export const LAN_ALWAYS: readonly IpPrefix[] = [
+  { address: '169.254.0.0', prefix: 16 },
+  { address: '224.0.0.0', prefix: 4 },
+  { address: 'fe80::', prefix: 10 },
+  { address: 'ff00::', prefix: 8 },
+];
 
 export interface BlockSpec {
   vpnInterface: string;
   originalInterface: string;
   allowVpn: IpPrefix[];
   allowOriginal: IpPrefix[];
+  /** Also allow the LAN on the original interface: `lanPrefixes` plus LAN_ALWAYS. */
+  allowLan?: boolean;
+  /** The original interface's connected prefixes, read from the kernel by the caller at block time. */
+  lanPrefixes?: IpPrefix[];
+  /** The VPN's DNS servers: the only destinations port 53 may reach while blocked. */
+  dnsServers?: string[];
 }
 
 export interface FirewallState {
@@ -43,6 +66,7 @@ export interface FirewallState {
   originalInterface: string | null;
   allowVpn: IpPrefix[];
   allowOriginal: IpPrefix[];
+  allowLan: boolean;
 }
 
 type NftCommand = Record<string, unknown>;
@@ -99,7 +123,7 @@ function replaceSet(name: string, type: 'ipv4_addr' | 'ipv6_addr', elems: Canoni
   return out;
 }
 
-function replaceChain(name: 'input' | 'output'): NftCommand[] {
+function replaceChain(name: 'input' | 'output' | 'forward'): NftCommand[] {
   const ref = { family: NFT_FAMILY, table: NFT_TABLE, name };
   return [{ add: { chain: { ...ref, type: 'filter', hook: name, prio: 0, policy: 'drop' } } }, { flush: { chain: ref } }];
 }
@@ -120,6 +144,104 @@ function allowRules(chain: 'input' | 'output', ifname: string, sets: 'vpn' | 'or
   return [
     rule(chain, [ifMatch(key, ifname), inSet('ip', field, `${sets}_v4`), ACCEPT], comment),
     rule(chain, [ifMatch(key, ifname), inSet('ip6', field, `${sets}_v6`), ACCEPT], comment),
+  ];
+}
+
+/** The LAN as the block allows it: the interface's own prefixes, link-local and multicast, folded. */
+function lanSet(spec: BlockSpec): CanonicalPrefix[] {
+  if (spec.allowLan !== true) return [];
+  const own = (spec.lanPrefixes ?? []).map((p, i) => {
+    try {
+      return canonicalPrefix(p);
+    } catch (err) {
+      if (err instanceof PrefixError) throw invalidParameter(`LAN prefix ${i} of the original interface: ${err.message}`);
+      throw err;
+    }
+  });
+  return minimalCover([...own, ...LAN_ALWAYS.map(canonicalPrefix)]);
+}
+
+/** The VPN's DNS servers as /32 and /128 entries. */
+function dnsSet(servers: readonly string[]): CanonicalPrefix[] {
+  return minimalCover(
+    servers.map((address) => {
+      try {
+        return canonicalPrefix({ address, prefix: address.includes(':') ? 128 : 32 });
+      } catch (err) {
+        if (err instanceof PrefixError) throw invalidParameter(`DNS server "${address}": ${err.message}`);
+        throw err;
+      }
+    }),
+  );
+}
+
+/** The sets the LAN and DNS rules use; always there (empty when unused) so the table's shape stays fixed. */
+function lanAndDnsSets(spec: BlockSpec): NftCommand[] {
+  const lan = lanSet(spec);
+  const dns = dnsSet(spec.dnsServers ?? []);
+  const of = (list: CanonicalPrefix[], family: 4 | 6): CanonicalPrefix[] => list.filter((p) => p.family === family);
+  return [
+    ...replaceSet('lan_v4', 'ipv4_addr', of(lan, 4)),
+    ...replaceSet('lan_v6', 'ipv6_addr', of(lan, 6)),
+    ...replaceSet('dns_v4', 'ipv4_addr', of(dns, 4)),
+    ...replaceSet('dns_v6', 'ipv6_addr', of(dns, 6)),
+  ];
+}
+
+/**
+ * DNS (UDP and TCP port 53) to anything but the VPN's DNS servers is dropped, on every interface.
+ * It comes before the allow rules: a resolver inside allowOriginal or the LAN must not answer
+ * while the VPN's own servers are meant to, or the names looked up leak to the local network.
+ */
+function dnsGuard(chain: 'output' | 'forward'): NftCommand[] {
+  return (['ip', 'ip6'] as const).map((protocol) =>
+    rule(
+      chain,
+      [
+        { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: { set: ['tcp', 'udp'] } } },
+        { match: { op: '==', left: { payload: { protocol: 'th', field: 'dport' } }, right: DNS_PORT } },
+        { match: { op: '!=', left: { payload: { protocol, field: 'daddr' } }, right: `@${protocol === 'ip' ? 'dns_v4' : 'dns_v6'}` } },
+        { drop: null },
+      ],
+      COMMENT_DNS,
+    ),
+  );
+}
+
+/** With allowLan: the original interface's LAN, to it (output, forward) and from it (input). */
+function lanRules(chain: 'input' | 'output' | 'forward', origIf: string, spec: BlockSpec): NftCommand[] {
+  if (spec.allowLan !== true) return [];
+  const key = chain === 'input' ? 'iifname' : 'oifname';
+  const field = chain === 'input' ? 'saddr' : 'daddr';
+  return [
+    rule(chain, [ifMatch(key, origIf), inSet('ip', field, 'lan_v4'), ACCEPT], COMMENT_LAN),
+    rule(chain, [ifMatch(key, origIf), inSet('ip6', field, 'lan_v6'), ACCEPT], COMMENT_LAN),
+  ];
+}
+
+/**
+ * Routed traffic (containers, hotspot clients behind this host) under the same lists as the
+ * host's own: out the VPN interface to allowVpn, out the original interface to allowOriginal (and
+ * the LAN with allowLan), replies back; everything else dropped. Only replies are accepted by
+ * conntrack state, as in output: a forwarded flow opened before the block to a network that is
+ * not allowed stops with it.
+ */
+function forwardChain(vpnIf: string, origIf: string, spec: BlockSpec): NftCommand[] {
+  const out = (ifname: string, sets: 'vpn' | 'orig', comment: string): NftCommand[] => [
+    rule('forward', [ifMatch('oifname', ifname), inSet('ip', 'daddr', `${sets}_v4`), ACCEPT], comment),
+    rule('forward', [ifMatch('oifname', ifname), inSet('ip6', 'daddr', `${sets}_v6`), ACCEPT], comment),
+  ];
+  return [
+    ...replaceChain('forward'),
+    ...dnsGuard('forward'),
+    rule('forward', [
+      { match: { op: '==', left: { ct: { key: 'direction' } }, right: 'reply' } },
+      { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } },
+      ACCEPT,
+    ]),
+    ...out(vpnIf, 'vpn', COMMENT_VPN),
+    ...out(origIf, 'orig', COMMENT_ORIGINAL),
+    ...lanRules('forward', origIf, spec),
   ];
 }
 
@@ -146,17 +268,22 @@ export function buildBlockBatch(spec: BlockSpec): NftBatch {
       ...replaceSet('vpn_v6', 'ipv6_addr', of(vpn, 6)),
       ...replaceSet('orig_v4', 'ipv4_addr', of(orig, 4)),
       ...replaceSet('orig_v6', 'ipv6_addr', of(orig, 6)),
+      ...lanAndDnsSets(spec),
       ...replaceChain('output'),
       rule('output', [ifMatch('oifname', 'lo'), ACCEPT]),
+      ...dnsGuard('output'),
       ...allowRules('output', vpnIf, 'vpn', COMMENT_VPN),
       ...allowRules('output', origIf, 'orig', COMMENT_ORIGINAL),
+      ...lanRules('output', origIf, spec),
       neighbourDiscovery('output', ['nd-router-solicit', 'nd-neighbor-solicit', 'nd-neighbor-advert']),
       ...replaceChain('input'),
       rule('input', [ifMatch('iifname', 'lo'), ACCEPT]),
       rule('input', [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, ACCEPT]),
       ...allowRules('input', vpnIf, 'vpn', COMMENT_VPN),
       ...allowRules('input', origIf, 'orig', COMMENT_ORIGINAL),
+      ...lanRules('input', origIf, spec),
       neighbourDiscovery('input', ['nd-router-advert', 'nd-neighbor-solicit', 'nd-neighbor-advert']),
+      ...forwardChain(vpnIf, origIf, spec),
     ],
   };
 }
@@ -197,7 +324,14 @@ interface ListedObject {
  * from the kernel's sets, interface names from the output chain's allow rules.
  */
 export function parseTable(listing: { nftables?: unknown[] } | null): FirewallState {
-  const state: FirewallState = { blocked: false, vpnInterface: null, originalInterface: null, allowVpn: [], allowOriginal: [] };
+  const state: FirewallState = {
+    blocked: false,
+    vpnInterface: null,
+    originalInterface: null,
+    allowVpn: [],
+    allowOriginal: [],
+    allowLan: false,
+  };
   if (!listing?.nftables) return state;
   const sets = new Map<string, IpPrefix[]>();
   for (const item of listing.nftables as ListedObject[]) {
@@ -205,6 +339,7 @@ export function parseTable(listing: { nftables?: unknown[] } | null): FirewallSt
     if (item.set?.table === NFT_TABLE) sets.set(item.set.name, (item.set.elem ?? []).flatMap(elemToPrefixes));
     const r = item.rule;
     if (r?.table !== NFT_TABLE || r.chain !== 'output') continue;
+    if (r.comment === COMMENT_LAN) state.allowLan = true;
     const name = r.expr.find((x) => x.match?.left?.meta?.key === 'oifname')?.match?.right;
     if (typeof name !== 'string') continue;
     if (r.comment === COMMENT_VPN) state.vpnInterface = name;

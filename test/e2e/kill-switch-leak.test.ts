@@ -37,6 +37,7 @@ const ALLOWED = specsFor(ADDR.allowed4, ADDR.allowed6);
 const BLOCKED = specsFor(ADDR.blocked4, ADDR.blocked6, ADDR.peer4, ADDR.peer6);
 const VPN_ADDRS = [ADDR.vpnAllowed4, ADDR.vpnBlocked4, ADDR.vpnAllowed6, ADDR.vpnBlocked6];
 const BLOCK = { allowVpn: ALLOW_VPN, allowOriginal: ALLOW_ORIGINAL };
+const BLOCKED_STATE = { ...BLOCK, allowLan: false };
 
 function assertVerdicts(res: Record<string, boolean>, pass: string[], drop: string[]): void {
   const wrong = [
@@ -94,7 +95,14 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
   test('negative control: with no block every probe gets through, so the test can see a leak', async () => {
     const state = await daemon.call('GET', '/firewall');
     assertContract('getFirewall', state);
-    assert.deepEqual(state.body, { blocked: false, vpnInterface: null, originalInterface: null, allowVpn: [], allowOriginal: [] });
+    assert.deepEqual(state.body, {
+      blocked: false,
+      vpnInterface: null,
+      originalInterface: null,
+      allowVpn: [],
+      allowOriginal: [],
+      allowLan: false,
+    });
     assertVerdicts(await probe(net, [...ALLOWED, ...BLOCKED]), [...ALLOWED, ...BLOCKED], []);
     const seen = await tunDestinations(net, daemon.child.pid!, tunFd, VPN_ADDRS);
     for (const a of VPN_ADDRS) assert.ok(seen.has(a), `${a} reaches the TUN without a block (saw ${[...seen].join(' ')})`);
@@ -105,7 +113,7 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
     assertContract('blockNetworks', res);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     // the original interface came from the default route; the lists from the kernel's sets
-    assert.deepEqual(res.body, { blocked: true, vpnInterface: TUN, originalInterface: VETH, ...BLOCK });
+    assert.deepEqual(res.body, { blocked: true, vpnInterface: TUN, originalInterface: VETH, ...BLOCKED_STATE });
     assert.deepEqual((await daemon.call('GET', '/firewall')).body, res.body);
 
     assertVerdicts(await probe(net, [...ALLOWED, ...BLOCKED]), ALLOWED, BLOCKED);
@@ -234,7 +242,7 @@ describe('kill switch in namespaces (leak test)', kernelTestOptions(), () => {
     const state = await daemon.call('GET', '/firewall');
     assert.equal(state.status, 200);
     // the TUN died with the killed daemon; the rules still name it, and the lists are the kernel's
-    assert.deepEqual(state.body, { blocked: true, vpnInterface: TUN, originalInterface: VETH, ...BLOCK });
+    assert.deepEqual(state.body, { blocked: true, vpnInterface: TUN, originalInterface: VETH, ...BLOCKED_STATE });
     assertVerdicts(await probe(net, [...ALLOWED, ...BLOCKED]), ALLOWED, BLOCKED);
 
     // deinit does not lift the block either (the seed: call unblock for that)

@@ -102,14 +102,21 @@ describe('the kill switch on a private namespace', kernelTestOptions(), () => {
     const ks = killSwitch();
     t.after(() => ks.unblock());
     const state = await ks.block({ allowVpn: ALLOW_VPN, allowOriginal: ALLOW_ORIGINAL, originalInterface: ORIGINAL }, VPN);
-    const expected = { blocked: true, vpnInterface: VPN, originalInterface: ORIGINAL, allowVpn: ALLOW_VPN, allowOriginal: ALLOW_ORIGINAL };
+    const expected = {
+      blocked: true,
+      vpnInterface: VPN,
+      originalInterface: ORIGINAL,
+      allowVpn: ALLOW_VPN,
+      allowOriginal: ALLOW_ORIGINAL,
+      allowLan: false,
+    };
     assert.deepEqual(state, expected);
     assert.deepEqual(await ks.state(), expected, 'state() reads the kernel');
     assert.deepEqual(nft.tables(), ['inet vpnsvc']);
     const chains = (nft.serviceTable() ?? []).flatMap((o) => (o.chain ? [o.chain as { name: string; hook: string; policy: string }] : []));
     assert.deepEqual(
       chains.map((c) => `${c.name} ${c.hook} ${c.policy}`).sort(),
-      ['input input drop', 'output output drop'],
+      ['forward forward drop', 'input input drop', 'output output drop'],
       'both directions drop what is not allowed',
     );
 
@@ -131,7 +138,14 @@ describe('the kill switch on a private namespace', kernelTestOptions(), () => {
 
     await ks.unblock();
     assert.deepEqual(nft.tables(), []);
-    assert.deepEqual(await ks.state(), { blocked: false, vpnInterface: null, originalInterface: null, allowVpn: [], allowOriginal: [] });
+    assert.deepEqual(await ks.state(), {
+      blocked: false,
+      vpnInterface: null,
+      originalInterface: null,
+      allowVpn: [],
+      allowOriginal: [],
+      allowLan: false,
+    });
     await ks.unblock();
     assert.deepEqual(nft.tables(), [], 'nothing to lift is fine');
   });

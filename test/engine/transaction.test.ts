@@ -115,6 +115,7 @@ describe('configuration documents on the kernel', kernelTestOptions(), () => {
       originalInterface: 'lo',
       allowVpn: [{ address: '10.190.0.0', prefix: 16 }],
       allowOriginal: [{ address: '192.0.2.0', prefix: 24 }],
+      allowLan: false,
     });
     // The order: block first, then the interface, routes, DNS.
     const types = h.events.map((e) => e.type);

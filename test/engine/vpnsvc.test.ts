@@ -317,6 +317,7 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
         originalInterface: 'lo',
         allowVpn: block.allowVpn,
         allowOriginal: [],
+        allowLan: false,
       });
       await vpnsvc.deinit('vsufw0');
       assert.equal(link('vsufw0'), undefined);

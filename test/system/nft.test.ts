@@ -99,6 +99,7 @@ describe('nft in a private namespace', kernelTestOptions(), () => {
         { address: '10.181.0.0', prefix: 16 },
         { address: 'fd00:181::', prefix: 32 },
       ],
+      allowLan: false,
     });
     await firewall.unblock();
     assert.deepEqual(nft.tables(), []);

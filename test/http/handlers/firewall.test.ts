@@ -120,7 +120,14 @@ describe('/firewall in the test namespace', kernelTestOptions(), () => {
     const { admin } = await build(t);
     const res = await admin.get('/firewall').expect(200);
     assertContract('getFirewall', res);
-    assert.deepEqual(res.body, { blocked: false, vpnInterface: null, originalInterface: null, allowVpn: [], allowOriginal: [] });
+    assert.deepEqual(res.body, {
+      blocked: false,
+      vpnInterface: null,
+      originalInterface: null,
+      allowVpn: [],
+      allowOriginal: [],
+      allowLan: false,
+    });
   });
 
   test('PUT /firewall without an active VPN interface is 404, and nothing is applied', async (t) => {

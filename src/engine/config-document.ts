@@ -31,6 +31,7 @@ export interface BlockState {
   originalInterface: string;
   allowVpn: NetworkPrefix[];
   allowOriginal: NetworkPrefix[];
+  allowLan: boolean;
 }
 
 export interface DnsState {
@@ -65,7 +66,7 @@ export interface HostView {
   deviceExists(name: string): boolean;
   /** The allow lists canonical and the original interface resolved, as the kill switch would set them. */
   resolveBlock(
-    block: { allowVpn: NetworkPrefix[]; allowOriginal: NetworkPrefix[]; originalInterface?: string },
+    block: { allowVpn: NetworkPrefix[]; allowOriginal: NetworkPrefix[]; originalInterface?: string; allowLan?: boolean },
     vpnInterface: string,
   ): BlockState;
 }
@@ -151,13 +152,14 @@ function documentParts(o: Obj, where: string): ConfigDocument {
   if (o.firewall !== undefined) {
     if (o.firewall === null) doc.firewall = null;
     else {
-      const f = object(o.firewall, `${where}firewall`, ['allowVpn', 'allowOriginal', 'originalInterface']);
+      const f = object(o.firewall, `${where}firewall`, ['allowVpn', 'allowOriginal', 'originalInterface', 'allowLan']);
       doc.firewall = {
         allowVpn: prefixList(f.allowVpn, `${where}firewall.allowVpn`),
         allowOriginal: prefixList(f.allowOriginal, `${where}firewall.allowOriginal`),
         ...(f.originalInterface !== undefined && {
           originalInterface: typed<string>(f.originalInterface, 'string', `${where}firewall.originalInterface`),
         }),
+        ...(f.allowLan !== undefined && { allowLan: typed<boolean>(f.allowLan, 'boolean', `${where}firewall.allowLan`) }),
       };
     }
   }
@@ -321,6 +323,7 @@ function sameBlock(a: BlockState | null, b: BlockState | null): boolean {
   return (
     a.vpnInterface === b.vpnInterface &&
     a.originalInterface === b.originalInterface &&
+    a.allowLan === b.allowLan &&
     sameList(sortedTexts(a.allowVpn), sortedTexts(b.allowVpn)) &&
     sameList(sortedTexts(a.allowOriginal), sortedTexts(b.allowOriginal))
   );
@@ -333,6 +336,7 @@ function blockChanges(from: BlockState | null, to: BlockState | null): ConfigCha
   };
   field('vpnInterface', from?.vpnInterface ?? null, to?.vpnInterface ?? null);
   field('originalInterface', from?.originalInterface ?? null, to?.originalInterface ?? null);
+  field('allowLan', from ? String(from.allowLan) : null, to ? String(to.allowLan) : null);
   for (const list of ['allowVpn', 'allowOriginal'] as const) {
     const f = from ? sortedTexts(from[list]) : [];
     const t = to ? sortedTexts(to[list]) : [];
@@ -518,6 +522,7 @@ export function toDocument(state: VpnState): Required<ConfigDocument> {
           allowVpn: state.firewall.allowVpn.map((p) => ({ ...p })),
           allowOriginal: state.firewall.allowOriginal.map((p) => ({ ...p })),
           originalInterface: state.firewall.originalInterface,
+          allowLan: state.firewall.allowLan,
         }
       : null,
   };

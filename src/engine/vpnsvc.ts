@@ -979,6 +979,7 @@ export class Vpnsvc {
           originalInterface: fw.originalInterface,
           allowVpn: fw.allowVpn,
           allowOriginal: fw.allowOriginal,
+          allowLan: fw.allowLan,
         };
       }
     } catch (err) {

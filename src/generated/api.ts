@@ -1607,6 +1607,8 @@ export interface components {
             allowVpn: components["schemas"]["AllowList"];
             allowOriginal: components["schemas"]["AllowList"];
             originalInterface?: components["schemas"]["InterfaceName"];
+            /** @description As in PUT /firewall; GET /config reads it back from the ruleset. Left out, false. */
+            allowLan?: boolean;
         } | null;
         /** @description The whole VPN. A part left out is not managed; GET /config answers every part. */
         ConfigDocument: {

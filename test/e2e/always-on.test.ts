@@ -24,7 +24,7 @@ const PROFILE = {
   interface: { name: TUN, localIp: '10.192.0.1', remoteIp: '10.192.0.2' },
   routes: [{ address: '10.192.10.0', prefix: 24 }],
   dns: { servers: ['10.192.0.53'] },
-  firewall: { allowVpn: [{ address: '10.192.0.0', prefix: 16 }], allowOriginal: [], originalInterface: 'lo' },
+  firewall: { allowVpn: [{ address: '10.192.0.0', prefix: 16 }], allowOriginal: [], originalInterface: 'lo', allowLan: false },
 };
 
 const inNs = (...args: string[]) =>

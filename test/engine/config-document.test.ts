@@ -24,6 +24,7 @@ const host = (devices: string[] = []): HostView => ({
     originalInterface: b.originalInterface ?? 'eth0',
     allowVpn: b.allowVpn,
     allowOriginal: b.allowOriginal,
+    allowLan: b.allowLan === true,
   }),
 });
 
@@ -33,6 +34,7 @@ const BLOCK: BlockState = {
   originalInterface: 'eth0',
   allowVpn: [{ address: '0.0.0.0', prefix: 0 }],
   allowOriginal: [],
+  allowLan: false,
 };
 const UP: VpnState = {
   interface: { name: 'vpn0', localIp: '10.0.0.1', remoteIp: '10.0.0.2', localIp6: null, mtu: 1500, session: 'VPN_Session', blocking: true },
@@ -123,4 +125,26 @@ test('conflicts are refused before anything, naming the part', () => {
   assert.throws(() => desiredState({ dns: { domains: ['a.example', 'a.example'] } }, UP, host()), invalid(/dns\.domains\[1\]/));
   assert.throws(() => desiredState({ firewall: BLOCK }, NOTHING, host()), invalid(/firewall: needs the VPN interface/));
   assert.throws(() => desiredState({ interface: null, routes: UP.routes }, UP, host()), invalid(/routes: need a VPN interface/));
+});
+
+test('allowLan is part of the block: read from the document, planned as a change, written back', () => {
+  assert.throws(
+    () => parseDocument({ firewall: { allowVpn: [], allowOriginal: [], allowLan: 'yes' } }),
+    invalid(/firewall\.allowLan must be/),
+  );
+  const lan = desiredState({ firewall: { allowVpn: BLOCK.allowVpn, allowOriginal: [], allowLan: true } }, UP, host());
+  assert.equal(lan.firewall?.allowLan, true);
+  const steps = plan(UP, lan);
+  assert.deepEqual(
+    steps.map((s) => s.op),
+    ['firewall.block'],
+  );
+  assert.deepEqual(steps[0]!.changes, [{ what: 'firewall allowLan', from: 'false', to: 'true' }]);
+  assert.equal(toDocument(lan).firewall?.allowLan, true);
+  assert.deepEqual(plan(lan, desiredState({ firewall: { allowVpn: BLOCK.allowVpn, allowOriginal: [], allowLan: true } }, lan, host())), []);
+  assert.equal(
+    desiredState({ firewall: { allowVpn: BLOCK.allowVpn, allowOriginal: [] } }, lan, host()).firewall?.allowLan,
+    false,
+    'left out: false',
+  );
 });

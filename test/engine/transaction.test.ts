@@ -32,6 +32,7 @@ const OFFICE: ConfigDocument = {
     allowVpn: [{ address: '10.190.0.0', prefix: 16 }],
     allowOriginal: [{ address: '192.0.2.0', prefix: 24 }],
     originalInterface: 'lo',
+    allowLan: false,
   },
 };
 

@@ -322,9 +322,12 @@ describe('the console in Chromium against the real daemon', kernelTestOptions(),
     await screen('Kill switch');
     await page.getByLabel('Networks allowed through the original interface').fill('192.168.77.0/24');
     await page.getByLabel(/Original interface/).fill(WAN);
+    await page.getByLabel(/Allow the LAN/).check();
     await page.getByRole('button', { name: 'Block', exact: true }).click();
     const banner = page.getByTestId('block-banner');
     await banner.waitFor();
+    await page.getByTestId('firewall').getByText('allowed: its own prefixes').waitFor();
+    assert.equal((await daemon.call('GET', '/firewall')).body.allowLan, true, 'allowLan read back from the ruleset');
     assert.match(await banner.innerText(), new RegExp(`Kill switch on.*${TUN}.*${WAN}`));
     const table = JSON.parse(inNs('nft', '-j', 'list', 'table', 'inet', 'vpnsvc')) as { nftables: Array<Record<string, unknown>> };
     assert.ok(
@@ -332,7 +335,7 @@ describe('the console in Chromium against the real daemon', kernelTestOptions(),
       'the service table is in the kernel',
     );
     await shot('kill-switch');
-    for (const label of ['Status', 'Actions', 'Routes', 'DNS', 'Events', 'Host']) {
+    for (const label of ['Status', 'Actions', 'Routes', 'DNS', 'Config', 'Events', 'Host']) {
       await screen(label);
       assert.ok(await banner.isVisible(), `banner on ${label}`);
       await shot(`blocked-${label.toLowerCase()}`);

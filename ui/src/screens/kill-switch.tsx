@@ -20,6 +20,7 @@ export function KillSwitchScreen() {
   const [allowVpn, setAllowVpn] = useState('0.0.0.0/0\n::/0');
   const [allowOriginal, setAllowOriginal] = useState('');
   const [original, setOriginal] = useState('');
+  const [allowLan, setAllowLan] = useState(false);
   const a = useAction();
   return (
     <>
@@ -36,6 +37,8 @@ export function KillSwitchScreen() {
             <dd>{fw.originalInterface ?? '—'}</dd>
             <dt>Allowed through it</dt>
             <dd>{shown(fw.allowOriginal)}</dd>
+            <dt>LAN</dt>
+            <dd>{fw.allowLan ? 'allowed: its own prefixes, link-local and multicast' : 'blocked'}</dd>
           </dl>
         ) : (
           <p class="error">{state.errors.firewall ?? 'loading…'}</p>
@@ -50,6 +53,7 @@ export function KillSwitchScreen() {
                 allowVpn: prefixes(allowVpn, 'allowed through the VPN'),
                 allowOriginal: prefixes(allowOriginal, 'allowed through the original interface'),
                 ...(original.trim() ? { originalInterface: original.trim() } : {}),
+                ...(allowLan && { allowLan: true }),
               };
               await call(api.PUT('/firewall', { body }));
             }, 'blocked');
@@ -75,6 +79,10 @@ export function KillSwitchScreen() {
               <input name="originalInterface" value={original} placeholder="eth0" onInput={(e) => setOriginal(e.currentTarget.value)} />
             </label>
           </div>
+          <label class="check">
+            <input type="checkbox" name="allowLan" checked={allowLan} onChange={(e) => setAllowLan(e.currentTarget.checked)} />
+            Allow the LAN (the original interface's own networks, link-local and multicast)
+          </label>
           <Act op="blockNetworks" type="submit" busy={a.busy}>
             Block
           </Act>

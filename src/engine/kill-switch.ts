@@ -93,7 +93,10 @@ export class KillSwitch {
    * The block as it would be set, without setting it: allow lists canonical (host bits cleared,
    * overlaps folded, as nft reads them back) and the original interface resolved.
    */
-  resolve(request: FirewallBlock, vpnInterface: string): FirewallBlock & { vpnInterface: string; originalInterface: string; allowLan: boolean } {
+  resolve(
+    request: FirewallBlock,
+    vpnInterface: string,
+  ): FirewallBlock & { vpnInterface: string; originalInterface: string; allowLan: boolean } {
     const plain = (list: ReturnType<typeof checkAllowList>) => list.map(({ address, prefix }) => ({ address, prefix }));
     return {
       vpnInterface,

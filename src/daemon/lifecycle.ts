@@ -21,12 +21,14 @@ import {
   reconcile,
   resolverReconciler,
   routesReconciler,
+  splitTunnelReconciler,
   staleTunReconciler,
 } from '../recovery/journal.js';
 import { iproute2Links } from '../system/links.js';
 import { loadNative, sdNotify } from '../system/native.js';
 import { flushVpnTable, PolicyRules } from '../system/policy-rules.js';
 import { BACKUP_FILE } from '../system/resolver/file-backend.js';
+import { SplitRules } from '../system/split-rules.js';
 import { installAdminToken } from '../tokens/admin-token.js';
 import { TokenStore } from '../tokens/token-store.js';
 import { watchTokens } from '../tokens/token-watch.js';
@@ -225,7 +227,12 @@ export async function startDaemon(
     if (!previous) return;
     const rules = new PolicyRules();
     const policy = policyRoutingReconciler({ flushRules: () => rules.flush(), flushTable: () => flushVpnTable() });
-    const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), policy, ...reconcilers]);
+    const reports = await reconcile(previous, [
+      staleTunReconciler(iproute2Links),
+      policy,
+      splitTunnelReconciler(new SplitRules()),
+      ...reconcilers,
+    ]);
     for (const r of reports) {
       log.warn({ reconciler: r.reconciler, found: r.found, did: r.did, predecessor: previous.pid }, `recovery: ${r.reconciler}`);
     }

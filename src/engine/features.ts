@@ -1,6 +1,7 @@
 /** The seed's feature http://tizen.org/feature/network.vpn, as this host supports it. */
 import type { Features } from '../contract/api-types.js';
 import type { HostProbe } from '../system/host.js';
+import { cgroup2Mount } from '../system/split-rules.js';
 
 export const VPN_FEATURE = 'http://tizen.org/feature/network.vpn';
 
@@ -29,6 +30,8 @@ export function describeFeatures(probe: HostProbe, dnsBackend: string | null, dn
   const missing = missingForVpn(probe);
   if (!probe.nft.available) missing.push('nft is not installed (Debian package "nftables"): the firewall (block/unblock) is unavailable');
   if (dnsProblem) missing.push(dnsProblem);
+  const splitByCgroup = describeSplitByCgroup(cgroup2Mount());
+  if (splitByCgroup.reason) missing.push(splitByCgroup.reason);
   return {
     feature: VPN_FEATURE,
     supported: missingForVpn(probe).length === 0,
@@ -37,5 +40,17 @@ export function describeFeatures(probe: HostProbe, dnsBackend: string | null, dn
     nft: probe.nft,
     dnsBackend,
     missing,
+    splitByCgroup,
+  };
+}
+
+/** Split tunnelling by program matches cgroup v2 paths: without a cgroup2 mount, only split by user works. */
+export function describeSplitByCgroup(mount: string | null): NonNullable<Features['splitByCgroup']> {
+  if (mount !== null) return { status: 'SUPPORTED', cgroup2Mount: mount };
+  return {
+    status: 'NOT_SUPPORTED',
+    cgroup2Mount: null,
+    reason:
+      'no cgroup2 mount in /proc/self/mountinfo: split tunnelling by program (cgroups) is unavailable; mount cgroup2 (e.g. on /sys/fs/cgroup/unified)',
   };
 }

@@ -9,9 +9,12 @@ import type { FirewallBlock, FirewallState } from '../contract/api-types.js';
 import { invalidParameter } from '../errors/errors.js';
 import * as native from '../system/native.js';
 import { type DefaultRoute, defaultRoutes, NftFirewall, originalInterfaceFromRoutes } from '../system/nft.js';
-import { checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';
+import { type BlockBypass, checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';
 
 export class KillSwitch {
+  /** Split tunnelling's bypassing traffic, let through by every block set from now on. */
+  bypass: BlockBypass | undefined;
+
   constructor(
     private readonly nft = new NftFirewall(),
     private readonly routes: () => DefaultRoute[] = defaultRoutes,
@@ -35,7 +38,13 @@ export class KillSwitch {
     checkAllowList(request.allowVpn, 'allowVpn');
     checkAllowList(request.allowOriginal, 'allowOriginal');
     const originalInterface = this.originalInterface(request.originalInterface, vpnInterface);
-    await this.nft.block({ vpnInterface, originalInterface, allowVpn: request.allowVpn, allowOriginal: request.allowOriginal });
+    await this.nft.block({
+      vpnInterface,
+      originalInterface,
+      allowVpn: request.allowVpn,
+      allowOriginal: request.allowOriginal,
+      ...(this.bypass && { bypass: this.bypass }),
+    });
     return this.nft.read();
   }
 

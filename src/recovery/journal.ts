@@ -223,3 +223,21 @@ export function policyRoutingReconciler(probe: PolicyRoutingProbe): Reconciler {
     },
   };
 }
+
+/**
+ * Split tunnelling's nftables table (inet vpnsvc_split) outlives a crashed daemon and would keep
+ * marking programs' traffic past a tunnel that is gone: it is removed. Its uid rules carry
+ * protocol 86 and go with the policy-routing reconciler's flush.
+ */
+export function splitTunnelReconciler(probe: { removeTable(): Promise<boolean> }): Reconciler {
+  return {
+    name: 'split-tunnel',
+    async run() {
+      const had = await probe.removeTable();
+      return {
+        found: [had ? 'the split tunnel table inet vpnsvc_split' : 'no split tunnel table'],
+        did: had ? ['removed table inet vpnsvc_split'] : [],
+      };
+    },
+  };
+}

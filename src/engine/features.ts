@@ -25,12 +25,20 @@ export function featureSupport(probe: HostProbe): FeatureSupport {
   return { missing: () => missingForVpn(probe) };
 }
 
-/** `dnsProblem`: why the resolver backend cannot work here (e.g. a container's resolv.conf), listed with the rest. */
-export function describeFeatures(probe: HostProbe, dnsBackend: string | null, dnsProblem?: string): Features {
+/**
+ * `dnsProblem`: why the resolver backend cannot work here (e.g. a container's resolv.conf), listed with the rest.
+ * `cgroup2`: where cgroup v2 is mounted (null: nowhere), for split tunnelling by program.
+ */
+export function describeFeatures(
+  probe: HostProbe,
+  dnsBackend: string | null,
+  dnsProblem?: string,
+  cgroup2: string | null = cgroup2Mount(),
+): Features {
   const missing = missingForVpn(probe);
   if (!probe.nft.available) missing.push('nft is not installed (Debian package "nftables"): the firewall (block/unblock) is unavailable');
   if (dnsProblem) missing.push(dnsProblem);
-  const splitByCgroup = describeSplitByCgroup(cgroup2Mount());
+  const splitByCgroup = describeSplitByCgroup(cgroup2);
   if (splitByCgroup.reason) missing.push(splitByCgroup.reason);
   return {
     feature: VPN_FEATURE,

@@ -95,6 +95,10 @@ export function buildSplitBatch(mode: SplitMode, cgroups: readonly SplitCgroup[]
   const mark = `meta mark set ${hex(VPN_FWMARK)} ct mark set ${hex(VPN_FWMARK)}`;
   for (const c of cgroups) {
     const nftPath = relative(NFT_CGROUP_BASE, `${mount}${c.path}`);
+    // The paths are checked by the engine; the mount point comes from mountinfo and may hold anything.
+    if (!/^[A-Za-z0-9._@:+/ -]+$/.test(nftPath)) {
+      throw notSupported(`the cgroup2 mount point ${JSON.stringify(mount)} has characters nft cannot be given in a quoted path`);
+    }
     const action = mode === 'exclude' ? mark : 'return';
     lines.push(`add rule ${t} output socket cgroupv2 level ${c.level} "${nftPath}" ${action} comment "${COMMENT_PREFIX}${mode}:${c.path}"`);
   }

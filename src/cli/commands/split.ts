@@ -103,8 +103,14 @@ const exec: CliCommand = {
     const mount = cgroup2MountOf(readFileSync('/proc/self/mountinfo', 'utf8'));
     if (!mount) throw new UsageError('this host has no cgroup2 mount (/proc/self/mountinfo): split by program is unavailable');
     // Into the cgroup first, so that the child and every socket it opens are born there.
-    mkdirSync(`${mount}${path}`, { recursive: true });
-    writeFileSync(`${mount}${path}/cgroup.procs`, String(process.pid));
+    try {
+      mkdirSync(`${mount}${path}`, { recursive: true });
+      writeFileSync(`${mount}${path}/cgroup.procs`, String(process.pid));
+    } catch (err) {
+      throw new UsageError(
+        `cannot move into the cgroup ${mount}${path}: ${(err as Error).message} (root, or a cgroup delegated to you, is needed)`,
+      );
+    }
     const child = spawn(file, args, { stdio: 'inherit', env: ctx.env });
     const forward = () => child.kill('SIGTERM');
     ctx.signal.addEventListener('abort', forward);

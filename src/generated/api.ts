@@ -1093,7 +1093,8 @@ export interface components {
              * @description What the host lacks, in words an operator can act on: for the VPN feature (then
              *     `supported` is false), and also what leaves a part of the API unusable while the
              *     feature stays supported: nft for the firewall, and DNS where the file backend's
-             *     resolv.conf is a bind mount (a container's), which it cannot replace.
+             *     resolv.conf is a bind mount (a container's), which it cannot replace; and a cgroup2
+             *     mount for split tunnelling by program (`splitByCgroup`).
              */
             missing: string[];
         };

@@ -143,48 +143,46 @@ export class SplitRules {
     return (await this.policy.list(family)).filter((r) => r.priority === PREF_SPLIT_EXCLUDE || r.priority === PREF_SPLIT_INCLUDE);
   }
 
-  /** Replaces the uid rules of both families: `ranges` sorted and merged. */
+  /**
+   * Replaces the uid rules of both families (`ranges` sorted and merged). The new rules go in
+   * before the old ones go out, so a uid that stays listed never loses its rule in between.
+   */
   async setUids(mode: SplitMode, ranges: readonly UidRange[]): Promise<void> {
-    await this.removeUids();
-    if (ranges.length === 0) return;
     const pref = mode === 'exclude' ? PREF_SPLIT_EXCLUDE : PREF_SPLIT_INCLUDE;
-    const rules = mode === 'exclude' ? ranges : uidComplement(ranges);
+    const rules = ranges.length === 0 ? [] : mode === 'exclude' ? ranges : uidComplement(ranges);
+    const key = (p: number, lo: number, hi: number) => `${p} ${lo}-${hi}`;
     for (const family of [4, 6] as const) {
+      const have = new Map(
+        (await this.listSplit(family)).map((r) => [key(r.priority, r.uid_start ?? 0, r.uid_end ?? r.uid_start ?? 0), r]),
+      );
+      const want = new Set(rules.map(([lo, hi]) => key(pref, lo, hi)));
       for (const [lo, hi] of rules) {
-        await this.run('ip', [
-          `-${family}`,
-          'rule',
-          'add',
-          'pref',
-          String(pref),
-          'uidrange',
-          `${lo}-${hi}`,
-          'table',
-          'main',
-          'protocol',
-          String(RULE_PROTOCOL),
-        ]);
+        if (!have.has(key(pref, lo, hi))) await this.uidRule(family, 'add', pref, lo, hi);
+      }
+      for (const [k, r] of have) {
+        if (!want.has(k)) await this.uidRule(family, 'del', r.priority, r.uid_start ?? 0, r.uid_end ?? r.uid_start ?? 0);
       }
     }
   }
 
+  private async uidRule(family: 4 | 6, op: 'add' | 'del', pref: number, lo: number, hi: number): Promise<void> {
+    const lookup = op === 'add' ? ['table', 'main'] : [];
+    await this.run('ip', [
+      `-${family}`,
+      'rule',
+      op,
+      'pref',
+      String(pref),
+      'uidrange',
+      `${lo}-${hi}`,
+      ...lookup,
+      'protocol',
+      String(RULE_PROTOCOL),
+    ]);
+  }
+
   async removeUids(): Promise<void> {
-    for (const family of [4, 6] as const) {
-      for (const r of await this.listSplit(family)) {
-        const range = `${r.uid_start ?? 0}-${r.uid_end ?? r.uid_start ?? 0}`;
-        await this.run('ip', [
-          `-${family}`,
-          'rule',
-          'del',
-          'pref',
-          String(r.priority),
-          'uidrange',
-          range,
-          'protocol',
-          String(RULE_PROTOCOL),
-        ]);
-      }
-    }
+    await this.setUids('exclude', []);
   }
 
   /** The uid rules as the kernel has them (IPv4's decide the lists; IPv6's are their twins). */

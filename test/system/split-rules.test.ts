@@ -143,6 +143,15 @@ test('nft takes the block with its bypass rules; uid rules set, read back and re
       `6 ${PREF_SPLIT_EXCLUDE} uidrange 65534-65534 lookup main`,
     ],
   );
+  await rules.setUids('exclude', [
+    [7, 7],
+    [65534, 65534],
+  ]);
+  assert.deepEqual((await rules.readUids()).ranges, [
+    [7, 7],
+    [65534, 65534],
+  ]);
+  assert.equal((await rules.readUids()).rules.length, 4, 'the kept uid has one rule per family, not two');
   await rules.setUids('include', [[0, 0]]);
   back = await rules.readUids();
   assert.equal(back.mode, 'include');

@@ -9,12 +9,9 @@ import type { FirewallBlock, FirewallState } from '../contract/api-types.js';
 import { invalidParameter } from '../errors/errors.js';
 import * as native from '../system/native.js';
 import { type DefaultRoute, defaultRoutes, NftFirewall, originalInterfaceFromRoutes } from '../system/nft.js';
-import { type BlockBypass, checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';
+import { checkAllowList, checkFirewallInterface } from '../system/nft-ruleset.js';
 
 export class KillSwitch {
-  /** Split tunnelling's bypassing traffic, let through by every block set from now on. */
-  bypass: BlockBypass | undefined;
-
   constructor(
     private readonly nft = new NftFirewall(),
     private readonly routes: () => DefaultRoute[] = defaultRoutes,
@@ -30,6 +27,12 @@ export class KillSwitch {
     return this.nft.requireNft();
   }
 
+  /** Split tunnelling's bypassing traffic, let through from now on: a block in force is set again with it. */
+  setBypass(bypass: NftFirewall['bypass']): Promise<boolean> {
+    this.nft.bypass = bypass;
+    return this.nft.reapply();
+  }
+
   /**
    * Sets or replaces the block for VPN interface `vpnInterface`. Everything is checked before
    * nft runs, so a refused request leaves the kernel's ruleset as it was.
@@ -38,13 +41,7 @@ export class KillSwitch {
     checkAllowList(request.allowVpn, 'allowVpn');
     checkAllowList(request.allowOriginal, 'allowOriginal');
     const originalInterface = this.originalInterface(request.originalInterface, vpnInterface);
-    await this.nft.block({
-      vpnInterface,
-      originalInterface,
-      allowVpn: request.allowVpn,
-      allowOriginal: request.allowOriginal,
-      ...(this.bypass && { bypass: this.bypass }),
-    });
+    await this.nft.block({ vpnInterface, originalInterface, allowVpn: request.allowVpn, allowOriginal: request.allowOriginal });
     return this.nft.read();
   }
 

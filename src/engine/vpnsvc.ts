@@ -426,18 +426,7 @@ export class Vpnsvc {
 
   /** A block in force is set again so that it lets the new split's bypassing traffic through. */
   private async splitChanged(state: SplitState): Promise<void> {
-    this.firewall.bypass = SplitTunnel.bypass(state);
-    const block = await this.firewall.state().catch(() => undefined);
-    if (block?.blocked && block.vpnInterface !== null) {
-      await this.firewall.block(
-        {
-          allowVpn: block.allowVpn,
-          allowOriginal: block.allowOriginal,
-          ...(block.originalInterface !== null && { originalInterface: block.originalInterface }),
-        },
-        block.vpnInterface,
-      );
-    }
+    await this.firewall.setBypass(SplitTunnel.bypass(state));
     this.events.emit('split.changed', { data: { mode: state.mode, uids: state.uids, cgroups: state.cgroups } });
   }
 

@@ -31,12 +31,12 @@ const COMMENT_VPN = 'vpnsvc:allow-vpn';
 const COMMENT_ORIGINAL = 'vpnsvc:allow-original';
 
 export interface BlockSpec {
+  /** Split tunnelling's traffic that bypasses the VPN, let through by the block. */
+  bypass?: BlockBypass;
   vpnInterface: string;
   originalInterface: string;
   allowVpn: IpPrefix[];
   allowOriginal: IpPrefix[];
-  /** Split tunnelling's traffic that bypasses the VPN, let through by the block. */
-  bypass?: BlockBypass;
 }
 
 export interface FirewallState {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
+import { NftFirewall } from '../../src/system/nft.js';
 import { buildBlockBatch, COMMENT_SPLIT, splitBypassRules } from '../../src/system/nft-ruleset.js';
 import { runProgram } from '../../src/system/process.js';
 import {
@@ -164,4 +165,23 @@ test('nft takes the block with its bypass rules; uid rules set, read back and re
   assert.equal(await rules.removeTable(), false);
   await rules.removeUids();
   assert.deepEqual((await rules.readUids()).rules, []);
+});
+
+test('a block this process set is set again with a new bypass; none to set again without one', kernelTestOptions(), async (t) => {
+  const nft = privateNft('split-reapply');
+  t.after(() => nft.destroy());
+  const firewall = new NftFirewall(nft.program);
+  assert.equal(await firewall.reapply(), false, 'no block set: nothing to set again, nft not even asked');
+  assert.deepEqual(nft.calls(), []);
+  await firewall.block({ vpnInterface: 'tun0', originalInterface: 'lo', allowVpn: [], allowOriginal: [] });
+  const output = () => execFileSync(nft.program, ['list', 'chain', 'inet', 'vpnsvc', 'output'], { encoding: 'utf8' });
+  assert.doesNotMatch(output(), /split-bypass/);
+  firewall.bypass = { uids: [[65534, 65534]], marked: false };
+  assert.equal(await firewall.reapply(), true);
+  assert.match(output(), /meta skuid 65534 accept comment "vpnsvc:split-bypass"/);
+  firewall.bypass = undefined;
+  assert.equal(await firewall.reapply(), true);
+  assert.doesNotMatch(output(), /split-bypass/, 'the bypass goes with the split');
+  await firewall.unblock();
+  assert.equal(await firewall.reapply(), false, 'unblocked: nothing to set again');
 });

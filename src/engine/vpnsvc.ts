@@ -271,6 +271,8 @@ export class Vpnsvc {
         await this.revertNow(pending, 'the service stopped before the change was confirmed');
       }
       if (this.active) await this.teardown(this.active);
+      // A split set with no interface does not outlive the daemon either (teardown took any other).
+      else await this.removeSplit().catch((err: Error) => this.log.warn({ error: err.message }, 'removing split tunnelling failed'));
       this.packets.close('the service is stopping');
     });
   }

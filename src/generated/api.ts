@@ -921,8 +921,8 @@ export interface paths {
          *
          *     While the kill switch is set (PUT /firewall), the bypassing uids and cgroups are allowed
          *     through it: a block this daemon set is set again with each new split; one left by an
-         *     earlier run gets them at the next PUT /firewall. DELETE, deinit and the next start after
-         *     a crash remove everything.
+         *     earlier run gets them at the next PUT /firewall. DELETE, deinit, the daemon's stop and the
+         *     next start after a crash remove everything.
          *
          *     400 INVALID_PARAMETER: a uid that is not a decimal number in 0..4294967294, a range
          *     whose start is above its end, a cgroup path that is not absolute, has `.`/`..` or

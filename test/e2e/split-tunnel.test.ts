@@ -168,7 +168,7 @@ describe('split tunnelling by user and by program under a full tunnel', kernelTe
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('exclude and include by uid and by cgroup, through the kill switch; DELETE, deinit and the start after a crash leave nothing', async (t) => {
+  test('exclude and include by uid and by cgroup, through the kill switch; DELETE, deinit, a stop and the start after a crash leave nothing', async (t) => {
     const script = join(tmpdir(), `vsst-server-${process.pid}.js`);
     writeFileSync(script, SERVER);
     for (const [ns, name] of [
@@ -312,5 +312,12 @@ describe('split tunnelling by user and by program under a full tunnel', kernelTe
     daemon = await startDaemon(dir);
     assert.deepEqual(ourRules(), [], 'the next start removed the rules');
     assert.ok(!nftTables().includes(SPLIT_TABLE), 'and the table');
+
+    // A split set without a VPN interface goes at a clean stop too.
+    await call(200, 'PUT', '/split-tunnel', { mode: 'include', uids: ['0'], cgroups: [CGROUP] });
+    daemon.child.kill('SIGTERM');
+    assert.equal(await daemon.exited, 0);
+    assert.deepEqual(ourRules(), [], 'a clean stop leaves no rule');
+    assert.ok(!nftTables().includes(SPLIT_TABLE), 'nor the table');
   });
 });

@@ -409,7 +409,7 @@ export class Vpnsvc {
   }
 
   /** Split tunnelling as the kernel has it (`ip -j rule show`, `nft -j list table inet vpnsvc_split`). */
-  splitTunnel(): Promise<SplitState> {
+  async splitTunnel(): Promise<SplitState> {
     this.requireFeature();
     return this.split.read();
   }

@@ -21,7 +21,6 @@ import {
   reconcile,
   resolverReconciler,
   routesReconciler,
-  splitTunnelReconciler,
   staleTunReconciler,
 } from '../recovery/journal.js';
 import { iproute2Links } from '../system/links.js';
@@ -226,13 +225,13 @@ export async function startDaemon(
   await withReason({ source: 'recovery' }, async () => {
     if (!previous) return;
     const rules = new PolicyRules();
-    const policy = policyRoutingReconciler({ flushRules: () => rules.flush(), flushTable: () => flushVpnTable() });
-    const reports = await reconcile(previous, [
-      staleTunReconciler(iproute2Links),
-      policy,
-      splitTunnelReconciler(new SplitRules()),
-      ...reconcilers,
-    ]);
+    const split = new SplitRules();
+    const policy = policyRoutingReconciler({
+      flushRules: () => rules.flush(),
+      flushTable: () => flushVpnTable(),
+      removeSplitTable: () => split.removeTable(),
+    });
+    const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), policy, ...reconcilers]);
     for (const r of reports) {
       log.warn({ reconciler: r.reconciler, found: r.found, did: r.did, predecessor: previous.pid }, `recovery: ${r.reconciler}`);
     }

@@ -365,7 +365,12 @@ describe('the facade on the kernel', kernelTestOptions(), () => {
         { type: 'interface.updated', interface: 'vsu0', data: { mtu: 1380 }, reason: DAEMON },
         { type: 'interface.updated', interface: 'vsu0', data: { localIp: LOCAL }, reason: DAEMON },
         { type: 'interface.updated', interface: 'vsu0', data: { remoteIp: PEER }, reason: DAEMON },
-        { type: 'settings.applied', interface: 'vsu0', data: { localIp: LOCAL, remoteIp: PEER, mtu: 1380, localIp6: null }, reason: DAEMON },
+        {
+          type: 'settings.applied',
+          interface: 'vsu0',
+          data: { localIp: LOCAL, remoteIp: PEER, mtu: 1380, localIp6: null },
+          reason: DAEMON,
+        },
       ],
       'each stored setting is an event, a refused one is not',
     );

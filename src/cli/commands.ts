@@ -15,6 +15,7 @@ import { interfaceCommands } from './commands/interfaces.js';
 import { packetCommands } from './commands/packets.js';
 import { profileCommands } from './commands/profiles.js';
 import { routeCommands } from './commands/routes.js';
+import { splitCommands } from './commands/split.js';
 import { tokenCommands } from './commands/tokens.js';
 
 /**
@@ -36,6 +37,7 @@ export const COMMANDS: CliCommand[] = [
   ...packetCommands,
   ...profileCommands,
   ...tokenCommands,
+  ...splitCommands,
   {
     words: ['completion'],
     args: '<bash|zsh>',

@@ -27,6 +27,7 @@ import { iproute2Links } from '../system/links.js';
 import { loadNative, sdNotify } from '../system/native.js';
 import { flushVpnTable, PolicyRules } from '../system/policy-rules.js';
 import { BACKUP_FILE } from '../system/resolver/file-backend.js';
+import { SplitRules } from '../system/split-rules.js';
 import { installAdminToken } from '../tokens/admin-token.js';
 import { TokenStore } from '../tokens/token-store.js';
 import { watchTokens } from '../tokens/token-watch.js';
@@ -224,7 +225,12 @@ export async function startDaemon(
   await withReason({ source: 'recovery' }, async () => {
     if (!previous) return;
     const rules = new PolicyRules();
-    const policy = policyRoutingReconciler({ flushRules: () => rules.flush(), flushTable: () => flushVpnTable() });
+    const split = new SplitRules();
+    const policy = policyRoutingReconciler({
+      flushRules: () => rules.flush(),
+      flushTable: () => flushVpnTable(),
+      removeSplitTable: () => split.removeTable(),
+    });
     const reports = await reconcile(previous, [staleTunReconciler(iproute2Links), policy, ...reconcilers]);
     for (const r of reports) {
       log.warn({ reconciler: r.reconciler, found: r.found, did: r.did, predecessor: previous.pid }, `recovery: ${r.reconciler}`);

@@ -1,6 +1,7 @@
 /** The seed's feature http://tizen.org/feature/network.vpn, as this host supports it. */
 import type { Features } from '../contract/api-types.js';
 import type { HostProbe } from '../system/host.js';
+import { cgroup2Mount } from '../system/split-rules.js';
 
 export const VPN_FEATURE = 'http://tizen.org/feature/network.vpn';
 
@@ -24,11 +25,21 @@ export function featureSupport(probe: HostProbe): FeatureSupport {
   return { missing: () => missingForVpn(probe) };
 }
 
-/** `dnsProblem`: why the resolver backend cannot work here (e.g. a container's resolv.conf), listed with the rest. */
-export function describeFeatures(probe: HostProbe, dnsBackend: string | null, dnsProblem?: string): Features {
+/**
+ * `dnsProblem`: why the resolver backend cannot work here (e.g. a container's resolv.conf), listed with the rest.
+ * `cgroup2`: where cgroup v2 is mounted (null: nowhere), for split tunnelling by program.
+ */
+export function describeFeatures(
+  probe: HostProbe,
+  dnsBackend: string | null,
+  dnsProblem?: string,
+  cgroup2: string | null = cgroup2Mount(),
+): Features {
   const missing = missingForVpn(probe);
   if (!probe.nft.available) missing.push('nft is not installed (Debian package "nftables"): the firewall (block/unblock) is unavailable');
   if (dnsProblem) missing.push(dnsProblem);
+  const splitByCgroup = describeSplitByCgroup(cgroup2);
+  if (splitByCgroup.reason) missing.push(splitByCgroup.reason);
   return {
     feature: VPN_FEATURE,
     supported: missingForVpn(probe).length === 0,
@@ -37,5 +48,17 @@ export function describeFeatures(probe: HostProbe, dnsBackend: string | null, dn
     nft: probe.nft,
     dnsBackend,
     missing,
+    splitByCgroup,
+  };
+}
+
+/** Split tunnelling by program matches cgroup v2 paths: without a cgroup2 mount, only split by user works. */
+export function describeSplitByCgroup(mount: string | null): NonNullable<Features['splitByCgroup']> {
+  if (mount !== null) return { status: 'SUPPORTED', cgroup2Mount: mount };
+  return {
+    status: 'NOT_SUPPORTED',
+    cgroup2Mount: null,
+    reason:
+      'no cgroup2 mount in /proc/self/mountinfo: split tunnelling by program (cgroups) is unavailable; mount cgroup2 (e.g. on /sys/fs/cgroup/unified)',
   };
 }

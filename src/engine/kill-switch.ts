@@ -42,6 +42,12 @@ export class KillSwitch {
     return this.nft.requireNft();
   }
 
+  /** Split tunnelling's bypassing traffic, let through from now on: a block in force is set again with it. */
+  setBypass(bypass: NftFirewall['bypass']): Promise<boolean> {
+    this.nft.bypass = bypass;
+    return this.nft.reapply();
+  }
+
   /**
    * Sets or replaces the block for VPN interface `vpnInterface`. Everything is checked before
    * nft runs, so a refused request leaves the kernel's ruleset as it was. `dnsServers` (the VPN's)

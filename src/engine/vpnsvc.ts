@@ -57,6 +57,7 @@ import { changeRoutes, flushRoutes, listRoutes, type RouteTarget, tableFamilies 
 import { KillSwitch } from './kill-switch.js';
 import type { ProfileStore } from './profile-store.js';
 import { parseRoute, routeKey } from './route-spec.js';
+import { type SplitRequest, type SplitState, SplitTunnel } from './split-tunnel.js';
 import { runTransaction, TransactionFailed, type TransactionStep } from './transaction.js';
 import { checkInterfaceName, checkMtu, checkSession, checkUnicastIPv4, DEFAULT_MTU, DEFAULT_SESSION } from './validate.js';
 
@@ -191,6 +192,7 @@ export class Vpnsvc {
   private readonly firewall: KillSwitch;
   private readonly packets = new DataPlane();
   private readonly rules = new PolicyRules();
+  private readonly split = new SplitTunnel();
   private readonly tickets = new TicketBook();
   private readonly fdChannelPath: string | undefined;
   private readonly profiles: ProfileStore | undefined;
@@ -269,6 +271,8 @@ export class Vpnsvc {
         await this.revertNow(pending, 'the service stopped before the change was confirmed');
       }
       if (this.active) await this.teardown(this.active);
+      // A split set with no interface does not outlive the daemon either (teardown took any other).
+      else await this.removeSplit().catch((err: Error) => this.log.warn({ error: err.message }, 'removing split tunnelling failed'));
       this.packets.close('the service is stopping');
     });
   }
@@ -390,6 +394,42 @@ export class Vpnsvc {
     await this.firewall.requireNft();
     this.requireFeature();
     return this.firewall.state();
+  }
+
+  // ---- split tunnelling by user and by program ------------------------------------------------
+
+  /** Sets (replaces) split tunnelling; read back from the kernel. Its rules go at deinit. */
+  setSplitTunnel(request: SplitRequest): Promise<SplitState> {
+    return this.exclusive(async () => {
+      this.requireFeature();
+      const state = await this.split.set(request);
+      await this.splitChanged(state);
+      return state;
+    });
+  }
+
+  /** Split tunnelling as the kernel has it (`ip -j rule show`, `nft -j list table inet vpnsvc_split`). */
+  async splitTunnel(): Promise<SplitState> {
+    this.requireFeature();
+    return this.split.read();
+  }
+
+  /** Removes split tunnelling; nothing to remove is fine. */
+  clearSplitTunnel(): Promise<void> {
+    return this.exclusive(async () => {
+      this.requireFeature();
+      await this.removeSplit();
+    });
+  }
+
+  private async removeSplit(): Promise<void> {
+    if (await this.split.clear()) await this.splitChanged(await this.split.read());
+  }
+
+  /** A block in force is set again so that it lets the new split's bypassing traffic through. */
+  private async splitChanged(state: SplitState): Promise<void> {
+    await this.firewall.setBypass(SplitTunnel.bypass(state));
+    this.events.emit('split.changed', { data: { mode: state.mode, uids: state.uids, cgroups: state.cgroups } });
   }
 
   // ---- vpnsvc_update_settings -----------------------------------------------------------------
@@ -1177,6 +1217,7 @@ export class Vpnsvc {
     void (async () => {
       flushRoutes(iface.index);
       for (const family of [4, 6] as const) await this.rules.removeFullTunnel(family);
+      await this.removeSplit();
     })().catch((err: Error) => this.log.warn({ error: err.message }, 'removing the full tunnel of a vanished interface failed'));
     this.packets.release(iface.tun, why);
     try {
@@ -1210,6 +1251,7 @@ export class Vpnsvc {
     await step(async () => {
       for (const family of [4, 6] as const) await this.rules.removeFullTunnel(family);
     });
+    await step(() => this.removeSplit());
     await step(() => resolverCall(this.resolver, () => this.dnsSettings.clear()));
     await step(() => this.firewall.followDns([]));
     await step(() => this.packets.release(iface.tun, 'the interface was removed'));

@@ -903,6 +903,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/split-tunnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Split tunnelling by user and by program, read back from the kernel.
+         * @description The uid lists come from `ip -j rule show` (the service's rules, protocol 86, at
+         *     priorities 32590 and 32591), the cgroup lists from `nft -j list table inet vpnsvc_split`:
+         *     what the kernel has, also after a restart of the daemon. `mode` is null when nothing is
+         *     split.
+         */
+        get: operations["getSplitTunnel"];
+        /**
+         * Sets (replaces) split tunnelling by user (uid ranges) and by program (cgroup v2 paths).
+         * @description `mode: exclude`: the listed uids and the processes of the listed cgroups bypass the VPN
+         *     (they use the main table, the original network). `mode: include`: only they use the
+         *     VPN; everything else goes to the main table. With both lists in include mode a packet
+         *     uses the VPN only when its uid and its cgroup are both listed.
+         *
+         *     By user: policy rules `uidrange A-B lookup main` (protocol 86, IPv4 and IPv6) ahead of
+         *     the full tunnel's rules, at priority 32590 for exclude; for include, the uids NOT listed
+         *     get such rules at 32591. By program: a table of the service's own, `inet vpnsvc_split`,
+         *     whose route chain (hook output) sets the mark 0x7686 on the packets of excluded cgroups
+         *     (include: of every other socket), so the full tunnel's `not fwmark 0x7686` rule sends
+         *     them to the main table; a nat chain masquerades them, since their source address was
+         *     chosen for the VPN. A socket keeps the cgroup it was created in: move a program into the
+         *     cgroup before it opens its sockets (`vpnsvc exec --bypass`/`--only-vpn` does).
+         *
+         *     While the kill switch is set (PUT /firewall), the bypassing uids and cgroups are allowed
+         *     through it: a block this daemon set is set again with each new split; one left by an
+         *     earlier run gets them at the next PUT /firewall. DELETE, deinit, the daemon's stop and the
+         *     next start after a crash remove everything.
+         *
+         *     400 INVALID_PARAMETER: a uid that is not a decimal number in 0..4294967294, a range
+         *     whose start is above its end, a cgroup path that is not absolute, has `.`/`..` or
+         *     characters other than A-Z a-z 0-9 . _ - @ : +, or does not exist under the cgroup2
+         *     mount, both lists empty, more than 64 entries in a list. 501 NOT_SUPPORTED: cgroups
+         *     given and the host has no cgroup2 mount (GET /features says so), or nft is missing.
+         */
+        put: operations["setSplitTunnel"];
+        post?: never;
+        /** Removes split tunnelling (its policy rules and the table inet vpnsvc_split); nothing to remove is not an error. */
+        delete: operations["clearSplitTunnel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1047,11 +1098,20 @@ export interface components {
             };
             /** @description The resolver backend in use (none yet when null). */
             dnsBackend: string | null;
+            /** @description Split tunnelling by program (cgroups in PUT /split-tunnel), which needs a cgroup v2 mount. */
+            splitByCgroup?: {
+                /** @enum {string} */
+                status: "SUPPORTED" | "NOT_SUPPORTED";
+                cgroup2Mount: string | null;
+                /** @description Why it is not supported. */
+                reason?: string;
+            };
             /**
              * @description What the host lacks, in words an operator can act on: for the VPN feature (then
              *     `supported` is false), and also what leaves a part of the API unusable while the
              *     feature stays supported: nft for the firewall, and DNS where the file backend's
-             *     resolv.conf is a bind mount (a container's), which it cannot replace.
+             *     resolv.conf is a bind mount (a container's), which it cannot replace; and a cgroup2
+             *     mount for split tunnelling by program (`splitByCgroup`).
              */
             missing: string[];
         };
@@ -1364,6 +1424,10 @@ export interface components {
             /** @enum {string} */
             type: "config.confirmed" | "config.reverted";
             data: components["schemas"]["ConfigConfirmData"];
+        } | {
+            /** @enum {string} */
+            type: "split.changed";
+            data: components["schemas"]["SplitChangedData"];
         });
         EventBacklog: {
             epoch: string;
@@ -1705,6 +1769,45 @@ export interface components {
             withinS: number;
             /** @description Set when the revert itself failed. */
             error?: string;
+        };
+        /** @description Split tunnelling by user and by program. */
+        SplitTunnel: {
+            /**
+             * @description exclude: the listed bypass the VPN; include: only the listed use it.
+             * @enum {string}
+             */
+            mode: "exclude" | "include";
+            /** @description Uids (`65534`) or inclusive ranges (`1000-1999`), decimal. */
+            uids?: string[];
+            /** @description cgroup v2 paths, from the root of the cgroup2 mount (as /proc/PID/cgroup shows them after `0::`). */
+            cgroups?: string[];
+        };
+        /** @description Split tunnelling as the kernel has it. */
+        SplitTunnelState: {
+            /**
+             * @description Null when nothing is split.
+             * @enum {string|null}
+             */
+            mode: "exclude" | "include" | null;
+            /** @description The listed uids as ranges (`1000-1999`) or single uids, sorted and merged. */
+            uids: string[];
+            cgroups: string[];
+            /** @description Where the host's cgroup v2 hierarchy is mounted (null: none, no split by program). */
+            cgroup2Mount: string | null;
+            /** @description Split tunnelling's policy rules, as `ip rule` says them (e.g. `uidrange 1000-1999 lookup main`). */
+            rules: {
+                /** @enum {integer} */
+                family: 4 | 6;
+                priority: number;
+                rule: string;
+            }[];
+        };
+        /** @description Data of `split.changed`, the split tunnelling after a PUT or its removal (mode null) at DELETE or deinit. */
+        SplitChangedData: {
+            /** @enum {string|null} */
+            mode: "exclude" | "include" | null;
+            uids: string[];
+            cgroups: string[];
         };
     };
     responses: {
@@ -3194,6 +3297,93 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             500: components["responses"]["IoError"];
             501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getSplitTunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The split tunnelling in force. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SplitTunnelState"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    setSplitTunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SplitTunnel"];
+            };
+        };
+        responses: {
+            /** @description Set; the split tunnelling read back from the kernel. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SplitTunnelState"];
+                };
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
+            501: components["responses"]["NotSupported"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    clearSplitTunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidParameter"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["PermissionDenied"];
+            405: components["responses"]["MethodNotAllowed"];
+            408: components["responses"]["RequestTimeout"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["IoError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

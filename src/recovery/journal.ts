@@ -201,6 +201,8 @@ export interface PolicyRoutingProbe {
   flushRules(): Promise<number>;
   /** Removes the service's routes (protocol 86) from its own table; returns how many there were. */
   flushTable(): Promise<number>;
+  /** Removes split tunnelling's nftables table (inet vpnsvc_split); returns whether there was one. */
+  removeSplitTable?(): Promise<boolean>;
 }
 
 /**
@@ -219,6 +221,12 @@ export function policyRoutingReconciler(probe: PolicyRoutingProbe): Reconciler {
       const did: string[] = [];
       if (rules > 0) did.push(`removed ${rules} policy rules (protocol 86)`);
       if (routes > 0) did.push(`removed ${routes} routes of the VPN's table`);
+      // The split table would keep marking programs' traffic past a tunnel that is gone; its uid
+      // rules are protocol 86 and went with the flush above.
+      if (await probe.removeSplitTable?.()) {
+        found.push('the split tunnel table inet vpnsvc_split');
+        did.push('removed table inet vpnsvc_split');
+      }
       return { found, did };
     },
   };

@@ -48,6 +48,8 @@ export const LAN_ALWAYS: readonly IpPrefix[] = [
 ];
 
 export interface BlockSpec {
+  /** Split tunnelling's traffic that bypasses the VPN, let through by the block. */
+  bypass?: BlockBypass;
   vpnInterface: string;
   originalInterface: string;
   allowVpn: IpPrefix[];
@@ -276,6 +278,7 @@ export function buildBlockBatch(spec: BlockSpec): NftBatch {
       ...allowRules('output', origIf, 'orig', COMMENT_ORIGINAL),
       ...lanRules('output', origIf, spec),
       neighbourDiscovery('output', ['nd-router-solicit', 'nd-neighbor-solicit', 'nd-neighbor-advert']),
+      ...splitBypassRules(spec.bypass),
       ...replaceChain('input'),
       rule('input', [ifMatch('iifname', 'lo'), ACCEPT]),
       rule('input', [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, ACCEPT]),
@@ -286,6 +289,34 @@ export function buildBlockBatch(spec: BlockSpec): NftBatch {
       ...forwardChain(vpnIf, origIf, spec),
     ],
   };
+}
+
+/** What split tunnelling sends past the VPN: these uids, and the packets its table marked. */
+export interface BlockBypass {
+  uids: Array<[number, number]>;
+  marked: boolean;
+}
+
+export const COMMENT_SPLIT = 'vpnsvc:split-bypass';
+/** The ct mark split tunnelling's table (inet vpnsvc_split) puts on the connections it sends to the main table. */
+const SPLIT_CT_MARK = 0x7686;
+
+/**
+ * The output chain's allows for split tunnelling: traffic that bypasses the VPN by design is not
+ * a leak. No interface match: a packet the split table re-routed still shows the interface of
+ * its first route here (the output hook's state is set before the route chain runs).
+ */
+export function splitBypassRules(bypass: BlockBypass | undefined): NftCommand[] {
+  if (!bypass) return [];
+  const out: NftCommand[] = [];
+  for (const [lo, hi] of bypass.uids) {
+    const right = lo === hi ? lo : { range: [lo, hi] };
+    out.push(rule('output', [{ match: { op: '==', left: { meta: { key: 'skuid' } }, right } }, ACCEPT], COMMENT_SPLIT));
+  }
+  if (bypass.marked) {
+    out.push(rule('output', [{ match: { op: '==', left: { ct: { key: 'mark' } }, right: SPLIT_CT_MARK } }, ACCEPT], COMMENT_SPLIT));
+  }
+  return out;
 }
 
 /** Removes the table; adding it first makes this a no-op when there is none. */

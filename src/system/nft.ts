@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { ioError, notSupported } from '../errors/errors.js';
 import {
+  type BlockBypass,
   type BlockSpec,
   buildBlockBatch,
   buildUnblockBatch,
@@ -29,6 +30,10 @@ const refused =
 
 export class NftFirewall {
   private found = false;
+  /** Split tunnelling's bypassing traffic, let through by every block set from now on. */
+  bypass: BlockBypass | undefined;
+  /** The last block this process set, for reapply(). */
+  private applied: BlockSpec | undefined;
 
   /** @param nft the nft binary (a name looked up in PATH, or a path) */
   constructor(private readonly nft = 'nft') {}
@@ -64,12 +69,30 @@ export class NftFirewall {
 
   /** Sets or replaces the block in one transaction. The spec is checked before nft runs. */
   async block(spec: BlockSpec): Promise<void> {
-    await this.apply(buildBlockBatch(spec), 'set the block');
+    await this.apply(buildBlockBatch(this.withBypass(spec)), 'set the block');
+    this.applied = spec;
   }
 
   /** Removes the table; nothing to do when there is none. */
   async unblock(): Promise<void> {
     await this.apply(buildUnblockBatch(), 'lift the block');
+    this.applied = undefined;
+  }
+
+  /**
+   * Sets the last block again with the current bypass, when the kernel still has a block; false
+   * when there is none to set again (none set by this process: a block left by an earlier run
+   * keeps its rules until the next block).
+   */
+  async reapply(): Promise<boolean> {
+    if (!this.applied || !(await this.read()).blocked) return false;
+    await this.apply(buildBlockBatch(this.withBypass(this.applied)), 'set the block again');
+    return true;
+  }
+
+  private withBypass(spec: BlockSpec): BlockSpec {
+    const { bypass: _, ...rest } = spec;
+    return this.bypass ? { ...rest, bypass: this.bypass } : rest;
   }
 
   /** The block as the kernel has it now. */

@@ -234,6 +234,9 @@ describe('the engine', kernelTestOptions(), () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     await vpnsvc.putConfig({ interface: null });
+    // Split tunnelling by user, set and removed.
+    await vpnsvc.setSplitTunnel({ mode: 'exclude', uids: ['65534'] });
+    await vpnsvc.clearSplitTunnel();
 
     const { events } = vpnsvc.events.after(0);
     for (const e of events) assertValid(e, 'Event');

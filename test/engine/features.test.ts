@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import { describeFeatures, featureSupport, missingForVpn, VPN_FEATURE } from '../../src/engine/features.js';
 import type { HostProbe } from '../../src/system/host.js';
 
+const CGROUP2 = '/sys/fs/cgroup/unified';
+
 const FULL: HostProbe = {
   tunDevice: true,
   tunDeviceError: undefined,
@@ -14,7 +16,7 @@ const FULL: HostProbe = {
 test('a host with the TUN device and CAP_NET_ADMIN supports the feature', () => {
   assert.deepEqual(missingForVpn(FULL), []);
   assert.deepEqual(featureSupport(FULL).missing(), []);
-  assert.deepEqual(describeFeatures(FULL, 'file'), {
+  assert.deepEqual(describeFeatures(FULL, 'file', undefined, CGROUP2), {
     feature: VPN_FEATURE,
     supported: true,
     tunDevice: true,
@@ -22,6 +24,7 @@ test('a host with the TUN device and CAP_NET_ADMIN supports the feature', () => 
     nft: { available: true, version: 'nftables v1.0.6' },
     dnsBackend: 'file',
     missing: [],
+    splitByCgroup: { status: 'SUPPORTED', cgroup2Mount: CGROUP2 },
   });
   assert.equal(VPN_FEATURE, 'http://tizen.org/feature/network.vpn');
 });
@@ -42,7 +45,7 @@ test('what is missing is said in words an operator can act on', () => {
 test('nft is not part of the VPN feature: its absence is listed, the feature stays supported', () => {
   const probe: HostProbe = { ...FULL, nft: { available: false } };
   assert.deepEqual(featureSupport(probe).missing(), []);
-  const features = describeFeatures(probe, null);
+  const features = describeFeatures(probe, null, undefined, CGROUP2);
   assert.equal(features.supported, true);
   assert.equal(features.dnsBackend, null);
   assert.deepEqual(features.nft, { available: false });
@@ -52,7 +55,12 @@ test('nft is not part of the VPN feature: its absence is listed, the feature sta
     /nft is not installed \(Debian package "nftables"\): the firewall \(block\/unblock\) is unavailable/,
   );
 
-  const bare = describeFeatures({ tunDevice: false, tunDeviceError: 'ENODEV', netAdmin: false, nft: { available: false } }, 'resolved');
+  const bare = describeFeatures(
+    { tunDevice: false, tunDeviceError: 'ENODEV', netAdmin: false, nft: { available: false } },
+    'resolved',
+    undefined,
+    CGROUP2,
+  );
   assert.equal(bare.supported, false);
   assert.equal(bare.missing.length, 3);
   assert.match(bare.missing[2] as string, /nft is not installed/, 'the feature first, then the firewall');
@@ -64,4 +72,13 @@ test('featureSupport answers from the probe it was given at each call', () => {
   assert.deepEqual(support.missing(), []);
   probe.netAdmin = false;
   assert.equal(support.missing().length, 1);
+});
+
+test('split tunnelling by program without a cgroup2 mount is NOT_SUPPORTED, with the reason, beside the supported VPN', () => {
+  const features = describeFeatures(FULL, 'file', undefined, null);
+  assert.equal(features.supported, true);
+  assert.equal(features.splitByCgroup?.status, 'NOT_SUPPORTED');
+  assert.equal(features.splitByCgroup?.cgroup2Mount, null);
+  assert.match(features.splitByCgroup?.reason ?? '', /no cgroup2 mount in \/proc\/self\/mountinfo: split tunnelling by program/);
+  assert.deepEqual(features.missing, [features.splitByCgroup?.reason]);
 });

@@ -11,6 +11,7 @@ import { ipRouteHandlers } from './ip-routes.js';
 import { packetHandlers } from './packets.js';
 import { profileHandlers } from './profiles.js';
 import { sessionHandlers } from './session.js';
+import { splitTunnelHandlers } from './split-tunnel.js';
 import { ticketHandlers } from './tickets.js';
 
 /** Every operation of openapi.yaml, by operationId: one without a handler does not compile. */
@@ -28,5 +29,6 @@ export function allHandlers(app: FastifyInstance): Handlers {
     ...eventHandlers(app),
     ...ticketHandlers(app),
     ...authHandlers(app),
+    ...splitTunnelHandlers(app),
   };
 }

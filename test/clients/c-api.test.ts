@@ -134,7 +134,7 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
     // the library and the program where nobody can read them, whatever the checkout's permissions
     const bin = join(dir, 'bin');
     mkdirSync(bin);
-    copyFileSync(join(LIB_DIR, 'build/libcapi-vpnsvc.so.1.0.0'), join(bin, 'libcapi-vpnsvc.so.1'));
+    copyFileSync(join(LIB_DIR, 'build/libcapi-vpnsvc.so.1.1.0'), join(bin, 'libcapi-vpnsvc.so.1'));
     driverBin = join(bin, 'api-driver');
     asanBin = join(bin, 'api-driver-asan');
     const cflags = ['-std=gnu11', '-Wall', '-Wextra', '-Werror', `-I${join(LIB_DIR, 'include')}`];
@@ -182,23 +182,24 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the library exports the 21 functions and nothing else, versioned', async () => {
+  test('the library exports the 21 functions at CAPI_VPNSVC_1.0, its one extension at 1.1, and nothing else', async () => {
     const { stdout } = await execFileAsync('nm', ['-D', '--defined-only', join(LIB_DIR, 'build/libcapi-vpnsvc.so')]);
     const names = stdout
       .split('\n')
       .map((l) => l.trim().split(/\s+/))
       .filter((c) => c[1] === 'T')
       .map((c) => c[2]);
-    assert.equal(names.length, 21, names.join(' '));
-    assert.ok(
-      names.every((n) => /^vpnsvc_[a-z_]+@@CAPI_VPNSVC_1\.0$/.test(n ?? '')),
-      names.join(' '),
+    const seed = names.filter((n) => /^vpnsvc_[a-z_]+@@CAPI_VPNSVC_1\.0$/.test(n ?? ''));
+    assert.equal(seed.length, 21, names.join(' '));
+    assert.deepEqual(
+      names.filter((n) => !seed.includes(n)),
+      ['vpnsvc_set_local_ip6_address@@CAPI_VPNSVC_1.1'],
     );
   });
 
   test('a NULL handle is INVALID_PARAMETER for every function', async () => {
     const rcs = await driver.send('null');
-    assert.equal(Object.keys(rcs).length, 21);
+    assert.equal(Object.keys(rcs).length, 22, 'the 21 and the extension');
     for (const [fn, rc] of Object.entries(rcs)) assert.equal(rc, E.INVALID_PARAMETER, fn);
   });
 
@@ -261,6 +262,35 @@ describe('libcapi-vpnsvc: the 21 functions of vpn_service.h, unprivileged, again
     assert.equal(v4?.address, PEER);
     const iface = await daemon.call('GET', `/interfaces/${name}`);
     assert.equal(iface.body.session, 'app-session');
+    assert.equal(
+      link?.addr_info.some((a) => a.family === 'inet6' && a.local.startsWith('fd00')),
+      false,
+      'no IPv6 address unless the extension asks',
+    );
+  });
+
+  test('the extension vpnsvc_set_local_ip6_address: refused text, then the address in the kernel at update_settings, then removed', async () => {
+    const name = (await driver.send('name 1')).value as string;
+    for (const bad of ['fd00:77::1', 'fd00:77::1/129', '10.77.0.9/24', 'fd00:77::1/6x', 'nonsense/64']) {
+      assert.deepEqual(await driver.send(`local6 1 ${bad}`), { rc: E.INVALID_PARAMETER }, bad);
+    }
+    const global6 = async () => {
+      const [l] = await ipJsonIn<{ addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[]>(
+        net,
+        'addr',
+        'show',
+        name,
+      );
+      return (l?.addr_info ?? []).filter((a) => a.family === 'inet6' && a.scope === 'global').map((a) => `${a.local}/${a.prefixlen}`);
+    };
+    assert.deepEqual(await driver.send('local6 1 FD00:77::2/64'), { rc: E.NONE });
+    assert.deepEqual(await global6(), [], 'the setter only stores');
+    assert.deepEqual(await driver.send('update 1'), { rc: E.NONE });
+    assert.deepEqual(await global6(), ['fd00:77::2/64']);
+    assert.equal((await daemon.call('GET', `/interfaces/${name}`)).body.localIp6, 'fd00:77::2/64');
+    assert.deepEqual(await driver.send('local6 1 none'), { rc: E.NONE });
+    assert.deepEqual(await driver.send('update 1'), { rc: E.NONE });
+    assert.deepEqual(await global6(), []);
   });
 
   test("set_blocking toggles O_NONBLOCK on the caller's fd (the daemon sees the same open file)", async () => {

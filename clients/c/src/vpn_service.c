@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "vpn_service_ext.h"
 
 #define API __attribute__((visibility("default")))
 
@@ -34,6 +35,9 @@ struct vpnsvc {
 	int mtu;
 	char local_ip[INET_ADDRSTRLEN];
 	char remote_ip[INET_ADDRSTRLEN];
+	/* "addr/prefix"; empty with local_ip6_set: remove it at the next update_settings. */
+	char local_ip6[INET6_ADDRSTRLEN + 4];
+	int local_ip6_set;
 	char session[SESSION_MAX + 1];
 };
 
@@ -312,6 +316,8 @@ API int vpnsvc_update_settings(vpnsvc_h handle)
 	json_object_object_add(body, "localIp", json_object_new_string(h->local_ip));
 	json_object_object_add(body, "remoteIp", json_object_new_string(h->remote_ip));
 	json_object_object_add(body, "session", json_object_new_string(h->session));
+	if (h->local_ip6_set)
+		json_object_object_add(body, "localIp6", h->local_ip6[0] ? json_object_new_string(h->local_ip6) : NULL);
 	snprintf(path, sizeof(path), "/interfaces/%s", h->name);
 	rc = vs_request(&h->ep, "PATCH", path, body, NULL);
 	json_object_put(body);
@@ -423,6 +429,39 @@ API int vpnsvc_set_local_ip_address(vpnsvc_h handle, const char *local_ip)
 
 	CHECK_HANDLE(h);
 	return set_address(h->local_ip, local_ip);
+}
+
+API int vpnsvc_set_local_ip6_address(vpnsvc_h handle, const char *local_ip6)
+{
+	struct vpnsvc *h = handle;
+	struct in6_addr addr;
+	char text[INET6_ADDRSTRLEN];
+	const char *slash;
+	char *end;
+	long prefix;
+	size_t len;
+
+	CHECK_HANDLE(h);
+	if (local_ip6 == NULL) {
+		h->local_ip6[0] = '\0';
+		h->local_ip6_set = 1;
+		return VPNSVC_ERROR_NONE;
+	}
+	slash = strchr(local_ip6, '/');
+	if (!slash || slash[1] < '0' || slash[1] > '9')
+		return VPNSVC_ERROR_INVALID_PARAMETER;
+	len = (size_t)(slash - local_ip6);
+	if (len == 0 || len >= sizeof(text))
+		return VPNSVC_ERROR_INVALID_PARAMETER;
+	memcpy(text, local_ip6, len);
+	text[len] = '\0';
+	errno = 0;
+	prefix = strtol(slash + 1, &end, 10);
+	if (errno || *end != '\0' || prefix < 0 || prefix > 128 || inet_pton(AF_INET6, text, &addr) != 1)
+		return VPNSVC_ERROR_INVALID_PARAMETER;
+	snprintf(h->local_ip6, sizeof(h->local_ip6), "%s/%ld", text, prefix);
+	h->local_ip6_set = 1;
+	return VPNSVC_ERROR_NONE;
 }
 
 API int vpnsvc_set_remote_ip_address(vpnsvc_h handle, const char *remote_ip)

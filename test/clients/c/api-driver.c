@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <vpn_service.h>
+#include <vpn_service_ext.h>
 
 #define SLOTS 4
 
@@ -205,7 +206,8 @@ static void cmd_null(void)
 	printf("\"add_route\":%d,", vpnsvc_add_route(NULL, "10.0.0.0", 8));
 	printf("\"remove_route\":%d,", vpnsvc_remove_route(NULL, "10.0.0.0", 8));
 	printf("\"add_dns_server\":%d,", vpnsvc_add_dns_server(NULL, "10.0.0.53"));
-	printf("\"remove_dns_server\":%d}\n", vpnsvc_remove_dns_server(NULL, "10.0.0.53"));
+	printf("\"remove_dns_server\":%d,", vpnsvc_remove_dns_server(NULL, "10.0.0.53"));
+	printf("\"set_local_ip6_address\":%d}\n", vpnsvc_set_local_ip6_address(NULL, "fd00::1/64"));
 }
 
 /* Bad arguments with a valid handle: each should be INVALID_PARAMETER. */
@@ -310,6 +312,11 @@ int main(void)
 			const char *ip = arg(&save);
 
 			printf("{\"rc\":%d}\n", cmd[0] == 'l' ? vpnsvc_set_local_ip_address(h, ip) : vpnsvc_set_remote_ip_address(h, ip));
+		} else if (strcmp(cmd, "local6") == 0) {
+			vpnsvc_h h = slot(&save);
+			const char *ip = arg(&save);
+
+			printf("{\"rc\":%d}\n", vpnsvc_set_local_ip6_address(h, ip && strcmp(ip, "none") == 0 ? NULL : ip));
 		} else if (strcmp(cmd, "update") == 0) {
 			printf("{\"rc\":%d}\n", vpnsvc_update_settings(slot(&save)));
 		} else if (strcmp(cmd, "read") == 0) {

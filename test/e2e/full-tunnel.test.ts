@@ -7,7 +7,7 @@
  * packet went: "lan" before the full tunnel (the negative control), "remote" through it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { projectRoot } from '../../src/config/project-root.js';
 import type { VpnEvent } from '../../src/contract/api-types.js';
 import { build, TOKENS } from '../helpers/app.js';
 import { ip, ipJson, kernelTestOptions } from '../helpers/kernel.js';
+import { startNode, stopProcess } from '../helpers/node-process.js';
 
 const NS_LAN = `vsft-lan-${process.pid}`;
 const NS_REMOTE = `vsft-rem-${process.pid}`;
@@ -50,36 +51,6 @@ for (const s of socks) {
 }
 require('readline').createInterface({ input: process.stdin }).on('line', () => socks.forEach((s) => s.send('hi', 7001, '${TARGET4}')));
 `;
-
-function startIn(ns: string | undefined, args: string[], ready: RegExp, env: Record<string, string> = {}) {
-  const argv = ns ? ['ip', 'netns', 'exec', ns, process.execPath, ...args] : [process.execPath, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot(), env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise<{ child: ChildProcess; output: () => string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in 20 s:\n${out}`)), 20_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, output: () => out });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited (${code}) before ready:\n${out}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-  return exited.finally(() => clearTimeout(force));
-}
 
 /** Who answers at the target over TCP: "lan" or "remote". */
 function whoAnswers(host: string): Promise<string> {
@@ -143,8 +114,8 @@ describe('full tunnel with its own routing table, beside the LAN default route',
       [NS_LAN, 'lan'],
       [NS_REMOTE, 'remote'],
     ] as const) {
-      const server = await startIn(ns, [script, name], /serving/);
-      t.after(() => stop(server.child));
+      const server = await startNode(ns, [script, name], /serving/);
+      t.after(() => stopProcess(server.child));
     }
 
     const built = await build(t);
@@ -170,7 +141,7 @@ describe('full tunnel with its own routing table, beside the LAN default route',
     await built.app.listen({ host: '10.81.0.1', port: 0 });
     const port = (built.app.server.address() as AddressInfo).port;
 
-    const bridge = await startIn(
+    const bridge = await startNode(
       NS_REMOTE,
       [
         '--import',
@@ -189,7 +160,7 @@ describe('full tunnel with its own routing table, beside the LAN default route',
       /bridge: up/,
       { VPNSVC_TOKEN: TOKENS.admin },
     );
-    t.after(() => stop(bridge.child));
+    t.after(() => stopProcess(bridge.child));
     ip('-n', NS_REMOTE, '-6', 'addr', 'add', 'fd00:8::2/64', 'dev', TUN_R, 'nodad');
 
     // Dual stack through the tunnel: both families, ping and TCP.
@@ -214,8 +185,8 @@ describe('full tunnel with its own routing table, beside the LAN default route',
     assert.equal(await whoAnswers(TARGET4), 'remote', 'still through the stream');
 
     // A protected socket leaves by the LAN; the same process's other socket goes through the tunnel.
-    const client = await startIn(undefined, ['-e', UDP_CLIENT], /fd \d+[\s\S]*fd \d+/);
-    t.after(() => stop(client.child));
+    const client = await startNode(undefined, ['-e', UDP_CLIENT], /fd \d+[\s\S]*fd \d+/, {}, 'pipe');
+    t.after(() => stopProcess(client.child));
     const [protectedFd, plainFd] = [...client.output().matchAll(/fd (\d+)/g)].map((m) => Number(m[1]));
     // The facade's protect, as POST /protect calls it for root over the unix socket.
     built.vpnsvc.protect(client.child.pid!, protectedFd!, C_VETH, { uid: 0 });

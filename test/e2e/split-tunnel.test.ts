@@ -8,7 +8,7 @@
  * and in a cgroup of their own with `vpnsvc exec`.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { projectRoot } from '../../src/config/project-root.js';
 import { cgroup2Mount, SPLIT_TABLE } from '../../src/system/split-rules.js';
 import { type Daemon, spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { ip, ipJson, kernelTestOptions } from '../helpers/kernel.js';
+import { startNode, stopProcess } from '../helpers/node-process.js';
 
 const NS_CLIENT = `vsst-cli-${process.pid}`;
 const NS_LAN = `vsst-lan-${process.pid}`;
@@ -58,36 +59,6 @@ const ask = (host) => new Promise((resolve) => {
 });
 (async () => { for (const h of process.argv.slice(1)) console.log(await ask(h)); })();
 `;
-
-function startIn(ns: string | undefined, args: string[], ready: RegExp, env: Record<string, string> = {}) {
-  const argv = ns ? ['ip', 'netns', 'exec', ns, process.execPath, ...args] : [process.execPath, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: projectRoot(), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise<{ child: ChildProcess; output: () => string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in 20 s:\n${out}`)), 20_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, output: () => out });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited (${code}) before ready:\n${out}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-  return exited.finally(() => clearTimeout(force));
-}
 
 /** Who answers at TARGET4 and TARGET6 for a process started with `prefix` (setpriv, vpnsvc exec). */
 async function who(prefix: string[] = []): Promise<[string, string]> {
@@ -175,8 +146,8 @@ describe('split tunnelling by user and by program under a full tunnel', kernelTe
       [NS_LAN, 'lan'],
       [NS_REMOTE, 'remote'],
     ] as const) {
-      const server = await startIn(ns, [script, name], /serving/);
-      t.after(() => stop(server.child));
+      const server = await startNode(ns, [script, name], /serving/);
+      t.after(() => stopProcess(server.child));
     }
 
     if (cgroup2Mount() === null) {
@@ -209,7 +180,7 @@ describe('split tunnelling by user and by program under a full tunnel', kernelTe
     await call(201, 'POST', '/interfaces', { name: TUN });
     await call(200, 'PATCH', `/interfaces/${TUN}`, { localIp: '10.77.0.1', remoteIp: '10.77.0.2', localIp6: 'fd00:9::1/64' });
     await call(200, 'POST', `/interfaces/${TUN}/apply`);
-    const bridge = await startIn(
+    const bridge = await startNode(
       NS_REMOTE,
       [
         '--import',
@@ -228,7 +199,7 @@ describe('split tunnelling by user and by program under a full tunnel', kernelTe
       /bridge: up/,
       { VPNSVC_TOKEN: daemon.token() },
     );
-    t.after(() => stop(bridge.child));
+    t.after(() => stopProcess(bridge.child));
     ip('-n', NS_REMOTE, '-6', 'addr', 'add', 'fd00:9::2/64', 'dev', TUN_R, 'nodad');
 
     assert.deepEqual(await who(asNobody), ['lan', 'lan'], 'negative control: without the full tunnel everyone reaches the LAN');

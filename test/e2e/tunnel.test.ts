@@ -4,7 +4,7 @@
  * TUN at .2 peer .1. Ping goes both ways and a TCP transfer arrives byte-exact, in each framing.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect } from 'node:net';
@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { projectRoot } from '../../src/config/project-root.js';
 import { type Built, build, TOKENS } from '../helpers/app.js';
 import { ip, kernelTestOptions } from '../helpers/kernel.js';
+import { startNode, stopProcess } from '../helpers/node-process.js';
 
 const NS_B = `vsdp-e2e-${process.pid}`;
 const VETH_A = 'vsdpe0';
@@ -31,39 +32,7 @@ const run = promisify(execFile);
 const inB = (cmd: string, args: string[]) => run('ip', ['netns', 'exec', NS_B, cmd, ...args], { timeout: 20_000 });
 
 /** Starts a process in B and resolves when its output matches `ready`. */
-function startInB(args: string[], ready: RegExp, env: Record<string, string> = {}): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn('ip', ['netns', 'exec', NS_B, process.execPath, ...args], {
-    cwd: projectRoot(),
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const output = () => out;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in 20 s:\n${out}`)), 20_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, output });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited (${code}) before ready:\n${out}`));
-    });
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-  return exited.finally(() => clearTimeout(force));
-}
+const startInB = (args: string[], ready: RegExp, env: Record<string, string> = {}) => startNode(NS_B, args, ready, env);
 
 async function service(t: TestContext): Promise<{ built: Built; port: number }> {
   const built = await build(t);
@@ -123,7 +92,7 @@ describe('end-to-end tunnel through vpnsvc bridge', kernelTestOptions(), () => {
     test(`${framing} framing: ping both ways, TCP arrives byte-exact`, async (t) => {
       const { built, port } = await service(t);
       const b = await bridge(port, framing);
-      t.after(() => stop(b.child));
+      t.after(() => stopProcess(b.child));
 
       await run('ping', ping([END_B]), { timeout: 20_000 }); // A → B; rejects on loss
       await inB('ping', ping([END_A])); // B → A
@@ -138,7 +107,7 @@ describe('end-to-end tunnel through vpnsvc bridge', kernelTestOptions(), () => {
         ],
         /listening/,
       );
-      t.after(() => stop(sink.child));
+      t.after(() => stopProcess(sink.child));
       const data = randomBytes(TRANSFER_BYTES);
       await new Promise<void>((resolve, reject) => {
         const sock = connect(5555, END_B, () => sock.end(data));

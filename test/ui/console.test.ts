@@ -202,6 +202,11 @@ describe('the console in Chromium against the real daemon', kernelTestOptions(),
     await page.getByRole('button', { name: 'Set session' }).click();
     await page.getByRole('status').filter({ hasText: 'session named' }).waitFor();
     await shot('actions');
+    // An IPv6 address set through the API shows on Status as the kernel has it.
+    assert.equal((await daemon.call('PATCH', `/interfaces/${TUN}`, { localIp6: 'fd00:77::1/64' })).status, 200);
+    assert.equal((await daemon.call('POST', `/interfaces/${TUN}/apply`)).status, 200);
+    await screen('Status');
+    await page.getByRole('definition').filter({ hasText: 'fd00:77::1/64' }).waitFor();
   });
 
   test('routes (one, and many pasted, all or nothing) and a DNS server reach the kernel and the resolver file', async () => {

@@ -21,6 +21,8 @@ export function StatusScreen() {
             <dd>{iface.localIp ?? '—'}</dd>
             <dt>Remote address</dt>
             <dd>{iface.remoteIp ?? '—'}</dd>
+            <dt>IPv6 address</dt>
+            <dd>{iface.localIp6 ?? '—'}</dd>
             <dt>MTU</dt>
             <dd>{iface.mtu}</dd>
             <dt>Session</dt>
@@ -56,6 +58,7 @@ export function StatusScreen() {
                       ['MTU', iface.staged.mtu, iface.mtu],
                       ['Local address', iface.staged.localIp, iface.localIp],
                       ['Remote address', iface.staged.remoteIp, iface.remoteIp],
+                      ['IPv6 address', iface.staged.localIp6, iface.localIp6],
                     ] as const
                   ).map(([name, staged, applied]) => (
                     <tr key={name} class={String(staged ?? '') !== String(applied ?? '') ? 'pending' : undefined}>

@@ -20,6 +20,7 @@ import { projectRoot } from '../../src/config/project-root.js';
 import type { VpnEvent } from '../../src/contract/api-types.js';
 import { build, TOKENS } from '../helpers/app.js';
 import { ip, ipJson, kernelTestOptions } from '../helpers/kernel.js';
+import { createLanRemoteNet, type LanRemoteNet, removeLanRemoteNet } from '../helpers/lan-remote-net.js';
 import { startNode, stopProcess } from '../helpers/node-process.js';
 
 const NS_LAN = `vsft-lan-${process.pid}`;
@@ -32,6 +33,15 @@ const TUN = 'vsft0';
 const TUN_R = 'vsft1';
 const TARGET4 = '198.51.100.7';
 const TARGET6 = '2001:db8:7::7';
+const NET: LanRemoteNet = {
+  lan: NS_LAN,
+  remote: NS_REMOTE,
+  veths: { client: C_VETH, lanClient: LAN_VETH_C, lanRemote: LAN_VETH_R, remote: R_VETH },
+  subnet: 81,
+  target4: TARGET4,
+  target6: TARGET6,
+  lanForwards: true,
+};
 const run = promisify(execFile);
 
 const SERVER = `
@@ -71,41 +81,8 @@ const ourRules = () =>
   ['-4', '-6'].flatMap((f) => ipJson<Array<{ protocol?: string }>>(f, 'rule', 'show')).filter((r) => r.protocol === '86');
 
 describe('full tunnel with its own routing table, beside the LAN default route', kernelTestOptions(), () => {
-  before(() => {
-    for (const ns of [NS_LAN, NS_REMOTE]) {
-      ip('netns', 'add', ns);
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-    }
-    ip('link', 'add', C_VETH, 'type', 'veth', 'peer', 'name', LAN_VETH_C, 'netns', NS_LAN);
-    ip('-n', NS_LAN, 'link', 'add', LAN_VETH_R, 'type', 'veth', 'peer', 'name', R_VETH, 'netns', NS_REMOTE);
-    ip('addr', 'add', '10.81.0.1/24', 'dev', C_VETH);
-    ip('-6', 'addr', 'add', 'fd81::1/64', 'dev', C_VETH, 'nodad');
-    ip('link', 'set', C_VETH, 'up');
-    ip('route', 'add', 'default', 'via', '10.81.0.2');
-    ip('-6', 'route', 'add', 'default', 'via', 'fd81::2');
-    ip('-n', NS_LAN, 'addr', 'add', '10.81.0.2/24', 'dev', LAN_VETH_C);
-    ip('-n', NS_LAN, '-6', 'addr', 'add', 'fd81::2/64', 'dev', LAN_VETH_C, 'nodad');
-    ip('-n', NS_LAN, 'addr', 'add', '10.82.0.1/24', 'dev', LAN_VETH_R);
-    ip('-n', NS_LAN, 'link', 'set', LAN_VETH_C, 'up');
-    ip('-n', NS_LAN, 'link', 'set', LAN_VETH_R, 'up');
-    ip('-n', NS_REMOTE, 'addr', 'add', '10.82.0.2/24', 'dev', R_VETH);
-    ip('-n', NS_REMOTE, 'link', 'set', R_VETH, 'up');
-    ip('-n', NS_REMOTE, 'route', 'add', 'default', 'via', '10.82.0.1');
-    for (const ns of [NS_LAN, NS_REMOTE]) {
-      ip('-n', ns, 'addr', 'add', `${TARGET4}/32`, 'dev', 'lo');
-      ip('-n', ns, '-6', 'addr', 'add', `${TARGET6}/128`, 'dev', 'lo');
-    }
-    execFileSyncIn(NS_LAN, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  });
-  after(() => {
-    for (const ns of [NS_LAN, NS_REMOTE]) {
-      try {
-        ip('netns', 'delete', ns); // takes the veth pairs with it
-      } catch {
-        // never made
-      }
-    }
-  });
+  before(() => createLanRemoteNet(NET));
+  after(() => removeLanRemoteNet(NET));
 
   test('dual-stack ping, remote traffic through the TUN but not the stream nor a protected socket, an excluded route, a link flap, deinit', async (t) => {
     const script = join(tmpdir(), `vsft-server-${process.pid}.js`);
@@ -231,7 +208,3 @@ describe('full tunnel with its own routing table, beside the LAN default route',
     assert.equal(await whoAnswers(TARGET4), 'lan', 'and traffic is back on the LAN');
   });
 });
-
-function execFileSyncIn(ns: string, argv: string[]): void {
-  ip('netns', 'exec', ns, ...argv);
-}

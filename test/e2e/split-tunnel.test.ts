@@ -18,6 +18,7 @@ import { projectRoot } from '../../src/config/project-root.js';
 import { cgroup2Mount, SPLIT_TABLE } from '../../src/system/split-rules.js';
 import { type Daemon, spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { ip, ipJson, kernelTestOptions } from '../helpers/kernel.js';
+import { createLanRemoteNet, type LanRemoteNet, removeLanRemoteNet } from '../helpers/lan-remote-net.js';
 import { startNode, stopProcess } from '../helpers/node-process.js';
 
 const NS_CLIENT = `vsst-cli-${process.pid}`;
@@ -31,6 +32,15 @@ const TUN = 'vsst0';
 const TUN_R = 'vsst1';
 const TARGET4 = '198.51.100.7';
 const TARGET6 = '2001:db8:7::7';
+const NET: LanRemoteNet = {
+  client: NS_CLIENT,
+  lan: NS_LAN,
+  remote: NS_REMOTE,
+  veths: { client: C_VETH, lanClient: LAN_VETH_C, lanRemote: LAN_VETH_R, remote: R_VETH },
+  subnet: 83,
+  target4: TARGET4,
+  target6: TARGET6,
+};
 const NOBODY = 65534;
 const CGROUP = `/vpnsvc.test-split-${process.pid}`;
 const run = promisify(execFile);
@@ -97,39 +107,9 @@ async function expectCall(daemon: Daemon, status: number, method: string, path: 
 
 describe('split tunnelling by user and by program under a full tunnel', kernelTestOptions(), () => {
   const dir = mkdtempSync(join(tmpdir(), 'vsst-daemon-'));
-  before(() => {
-    for (const ns of [NS_CLIENT, NS_LAN, NS_REMOTE]) {
-      ip('netns', 'add', ns);
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-    }
-    ip('-n', NS_CLIENT, 'link', 'add', C_VETH, 'type', 'veth', 'peer', 'name', LAN_VETH_C, 'netns', NS_LAN);
-    ip('-n', NS_LAN, 'link', 'add', LAN_VETH_R, 'type', 'veth', 'peer', 'name', R_VETH, 'netns', NS_REMOTE);
-    ip('-n', NS_CLIENT, 'addr', 'add', '10.83.0.1/24', 'dev', C_VETH);
-    ip('-n', NS_CLIENT, '-6', 'addr', 'add', 'fd83::1/64', 'dev', C_VETH, 'nodad');
-    ip('-n', NS_CLIENT, 'link', 'set', C_VETH, 'up');
-    ip('-n', NS_CLIENT, 'route', 'add', 'default', 'via', '10.83.0.2');
-    ip('-n', NS_CLIENT, '-6', 'route', 'add', 'default', 'via', 'fd83::2');
-    ip('-n', NS_LAN, 'addr', 'add', '10.83.0.2/24', 'dev', LAN_VETH_C);
-    ip('-n', NS_LAN, '-6', 'addr', 'add', 'fd83::2/64', 'dev', LAN_VETH_C, 'nodad');
-    ip('-n', NS_LAN, 'addr', 'add', '10.84.0.1/24', 'dev', LAN_VETH_R);
-    ip('-n', NS_LAN, 'link', 'set', LAN_VETH_C, 'up');
-    ip('-n', NS_LAN, 'link', 'set', LAN_VETH_R, 'up');
-    ip('-n', NS_REMOTE, 'addr', 'add', '10.84.0.2/24', 'dev', R_VETH);
-    ip('-n', NS_REMOTE, 'link', 'set', R_VETH, 'up');
-    ip('-n', NS_REMOTE, 'route', 'add', 'default', 'via', '10.84.0.1');
-    for (const ns of [NS_LAN, NS_REMOTE]) {
-      ip('-n', ns, 'addr', 'add', `${TARGET4}/32`, 'dev', 'lo');
-      ip('-n', ns, '-6', 'addr', 'add', `${TARGET6}/128`, 'dev', 'lo');
-    }
-  });
+  before(() => createLanRemoteNet(NET));
   after(() => {
-    for (const ns of [NS_CLIENT, NS_LAN, NS_REMOTE]) {
-      try {
-        ip('netns', 'delete', ns);
-      } catch {
-        // never made
-      }
-    }
+    removeLanRemoteNet(NET);
     const mount = cgroup2Mount();
     if (mount && existsSync(`${mount}${CGROUP}`)) rmdirSync(`${mount}${CGROUP}`);
     if (ownMount) {

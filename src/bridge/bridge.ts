@@ -4,7 +4,7 @@
  * or the process ends (the TUN goes away with it).
  *
  *   vpnsvc bridge --url ws://10.78.0.1:8760/interfaces/tun0/stream --name vsb0 \
- *                 --local 10.77.0.2 --peer 10.77.0.1 [--mtu 1500] [--framing batch|packet]
+ *                 --local 10.77.0.2 --peer 10.77.0.1 [--mtu 1500] [--framing gso|batch|packet]
  *
  * The bearer token comes from $VPNSVC_TOKEN or --token-file (never argv, which `ps` shows).
  * A unix-socket daemon is reached with ws+unix:///run/vpnsvc.sock:/interfaces/tun0/stream.
@@ -13,15 +13,16 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { FRAMING_BATCH, FRAMING_PACKET, type Framing } from '../dataplane/framing.js';
+import { FRAMING_BATCH, FRAMING_GSO, FRAMING_PACKET, type Framing, framingOf } from '../dataplane/framing.js';
 import { PacketChannel } from '../dataplane/packet-channel.js';
 import { openPointToPoint } from '../system/tun.js';
 
 const USAGE = `usage: vpnsvc bridge --url <ws-url> --name <tun> --local <ipv4> --peer <ipv4>
-                     [--mtu <n>] [--framing batch|packet] [--token-file <path>] [--ca <pem>] [--mask]
+                     [--mtu <n>] [--framing gso|batch|packet] [--token-file <path>] [--ca <pem>] [--mask]
   Token: $VPNSVC_TOKEN, or --token-file. --ca (or $VPNSVC_CA): the CA of a wss:// daemon's
   certificate, when it is not one the system trusts. --framing batch (default) carries several packets per
-  message; packet carries one. --mask uses random WebSocket masking keys (default: a zero key,
+  message; packet carries one; gso opens the TUN in offload mode and carries super-packets of up
+  to 64 KiB (falling back to batch when the daemon does not offer it). --mask uses random WebSocket masking keys (default: a zero key,
   which skips the XOR pass; masking only protects browser-era proxies).`;
 
 export interface BridgeOptions {
@@ -57,7 +58,8 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
   if (values.help) throw new HelpRequested();
   const { url, name, local, peer } = values;
   if (!url || !name || !local || !peer) throw new UsageError('--url, --name, --local and --peer are required');
-  if (values.framing !== 'batch' && values.framing !== 'packet') throw new UsageError('--framing is batch or packet');
+  const framing = FRAMING_BY_NAME[values.framing ?? 'batch'];
+  if (!framing) throw new UsageError('--framing is gso, batch or packet');
   const mtu = Number(values.mtu);
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new UsageError('--mtu is 68..65535');
   let token = process.env.VPNSVC_TOKEN;
@@ -86,10 +88,18 @@ export function parseBridgeArgs(argv: string[]): BridgeOptions {
     local,
     peer,
     mtu,
-    framing: values.framing === 'batch' ? FRAMING_BATCH : FRAMING_PACKET,
+    framing,
     token,
     mask: values.mask ?? false,
   };
+}
+
+const FRAMING_BY_NAME: Record<string, Framing | undefined> = { gso: FRAMING_GSO, batch: FRAMING_BATCH, packet: FRAMING_PACKET };
+
+/** What the bridge offers for its --framing, best first: the daemon picks the first it knows. */
+function offerFor(framing: Framing): string[] {
+  if (framing === FRAMING_GSO) return [FRAMING_GSO, FRAMING_BATCH];
+  return framing === FRAMING_BATCH ? [FRAMING_BATCH] : [];
 }
 
 export class UsageError extends Error {}
@@ -109,9 +119,11 @@ export function runBridge(
   done: Promise<number>;
   stop(): void;
 } {
-  const tun = openPointToPoint(opts.name, opts.local, opts.peer, opts.mtu);
+  // In offload mode the TUN hands over super-packets; should the daemon answer with another
+  // framing, the shim cuts them into plain packets (and gives plain ones an empty header).
+  const tun = openPointToPoint(opts.name, opts.local, opts.peer, opts.mtu, opts.framing === FRAMING_GSO);
   const channel = new PacketChannel(tun);
-  const ws = new WebSocket(opts.url, opts.framing === FRAMING_BATCH ? [FRAMING_BATCH] : [], {
+  const ws = new WebSocket(opts.url, offerFor(opts.framing), {
     perMessageDeflate: false,
     maxPayload: 1 << 20,
     headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
@@ -130,7 +142,7 @@ export function runBridge(
   });
   const done = new Promise<number>((resolve) => {
     ws.on('open', () => {
-      const framing: Framing = ws.protocol === FRAMING_BATCH ? FRAMING_BATCH : FRAMING_PACKET;
+      const framing = framingOf(ws.protocol);
       const socket = tcp as Socket;
       const stream = channel.attach(
         {
@@ -145,7 +157,9 @@ export function runBridge(
         () => ws.close(1001, 'bridge stopping'),
       );
       ws.on('message', (data, isBinary) => (isBinary ? stream.receive(data as Buffer) : stream.reject()));
-      log(`bridge: up ${tun.name} ${opts.local} -> ${opts.peer} mtu ${opts.mtu} framing ${framing}`);
+      log(
+        `bridge: up ${tun.name} ${opts.local} -> ${opts.peer} mtu ${opts.mtu} framing ${framing}${tun.offload ? ' (TUN in offload mode)' : ''}`,
+      );
     });
     ws.on('error', (err) => log(`bridge: ${err.message}`));
     ws.on('close', (code, reason) => {

@@ -12,7 +12,7 @@ import type { Counters } from '../contract/api-types.js';
 import { EBUSY, ENODEV } from '../errors/errno.js';
 import { errnoError, errnoName, timeout } from '../errors/errors.js';
 import type { ReadinessWatch, TunHandle } from '../system/tun.js';
-import { FRAMING_BATCH, type Framing, headerBytes, MAX_PACKET } from './framing.js';
+import { FRAMING_BATCH, FRAMING_GSO, type Framing, headerBytes, MAX_PACKET, prefixBytes } from './framing.js';
 
 /** Bytes a stream may have queued towards its client before new packets are dropped. */
 export const STREAM_HIGH_WATER_MARK = 2 * 1024 * 1024;
@@ -75,6 +75,8 @@ export class PacketStream {
   private readonly one = new Uint32Array(1);
   private readonly writeStats = new Float64Array(3);
   private readonly header: number;
+  /** The most one record takes in the slab: the largest packet and everything before it. */
+  private readonly recordMax: number;
   /** Packets moved, for logs and the benchmark. */
   readonly moved = { toClient: 0, fromClient: 0 };
 
@@ -86,6 +88,7 @@ export class PacketStream {
     private readonly highWaterMark: number,
   ) {
     this.header = headerBytes(framing);
+    this.recordMax = MAX_PACKET + prefixBytes(framing);
   }
 
   /** Drains the TUN into the client. Called on readiness. Returns 0, or the -errno of a failed read. */
@@ -96,7 +99,7 @@ export class PacketStream {
     try {
       for (let round = 0; round < READS_PER_WAKEUP; round++) {
         const full = socket.bufferedAmount > this.highWaterMark;
-        if (SLAB_SIZE - this.slabUsed < MAX_PACKET + this.header) {
+        if (SLAB_SIZE - this.slabUsed < this.recordMax) {
           // Sent packets still reference the old slab until the transport has written them.
           this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
           this.slabUsed = 0;
@@ -138,7 +141,7 @@ export class PacketStream {
           }
         }
         // Fewer than asked and not for lack of room: the fd is drained.
-        if (n < PACKETS_PER_READ && room.length - used >= MAX_PACKET + this.header) return 0;
+        if (n < PACKETS_PER_READ && room.length - used >= this.recordMax) return 0;
       }
       return 0;
     } finally {
@@ -146,7 +149,7 @@ export class PacketStream {
     }
   }
 
-  /** A binary message from the client: one packet, or a batch frame. */
+  /** A binary message from the client: one packet, or a batch or gso frame. */
   receive(data: Buffer): void {
     const stats = this.writeStats;
     const before = stats[1] as number;
@@ -252,7 +255,7 @@ export class PacketChannel {
     socket: PacketSocket,
     framing: Framing,
     onEnd: (why: string) => void,
-    highWaterMark = framing === FRAMING_BATCH ? STREAM_HIGH_WATER_MARK : PACKET_STREAM_HIGH_WATER_MARK,
+    highWaterMark = framing === FRAMING_BATCH || framing === FRAMING_GSO ? STREAM_HIGH_WATER_MARK : PACKET_STREAM_HIGH_WATER_MARK,
   ): PacketStream {
     this.requireNoStream();
     tuneHeapForStreaming();

@@ -213,9 +213,10 @@ export class Vpnsvc {
   /**
    * vpnsvc_init: creates the TUN. Only one VPN at a time, so an active interface is
    * de-initialized first. A name held by someone else yields another one (read it back, as the
-   * seed says, with getIfaceName).
+   * seed says, with getIfaceName). `offload`: the TUN in offload mode (see openapi.yaml,
+   * CreateInterface), an extension.
    */
-  init(name: string): Promise<Interface> {
+  init(name: string, offload = false): Promise<Interface> {
     return this.exclusive(async () => {
       this.requireFeature();
       checkInterfaceName(name);
@@ -224,8 +225,8 @@ export class Vpnsvc {
         this.log.info({ old: this.active.name, new: name }, 'replacing the active VPN interface');
         await this.teardown(this.active);
       }
-      let opened = native.tunOpenRaw(name);
-      if (opened === -EBUSY) opened = native.tunOpenRaw(nameTemplate(name));
+      let opened = native.tunOpenRaw(name, offload);
+      if (opened === -EBUSY) opened = native.tunOpenRaw(nameTemplate(name), offload);
       if (typeof opened === 'number') throw ioError(`cannot create TUN "${name}": ${errnoName(opened)}`);
       const index = native.ifIndex(opened.name);
       if (index === undefined) {
@@ -235,12 +236,12 @@ export class Vpnsvc {
       this.active = {
         name: opened.name,
         index,
-        tun: tunHandle(opened.name, opened.fd),
+        tun: tunHandle(opened.name, opened.fd, opened.offloads),
         session: DEFAULT_SESSION,
         staged: { mtu: DEFAULT_MTU, localIp: null, remoteIp: null, localIp6: null },
         routes: new Map(),
       };
-      this.log.info({ iface: opened.name, index, requested: name }, 'VPN interface created');
+      this.log.info({ iface: opened.name, index, requested: name, offload }, 'VPN interface created');
       this.events.emit(replaced ? 'interface.replaced' : 'interface.created', {
         interface: opened.name,
         data: { index, requested: name, ...(replaced !== undefined && { replaced }) },
@@ -716,6 +717,7 @@ export class Vpnsvc {
       remoteIp: native.getPeerAddress(name),
       localIp6: this.kernelAddress6(iface.index),
       up: (native.getFlags(name) & native.IFF_UP) !== 0,
+      offload: { enabled: iface.tun.offload, features: offloadNames(iface.tun.offloads) },
       staged: { ...iface.staged },
       counters,
     };
@@ -738,7 +740,7 @@ export class Vpnsvc {
     if (this.fdChannelPath === undefined) {
       throw notSupported('fd passing is off on this daemon (VPNSVC_FD_CHANNEL=off): set VPNSVC_FD_CHANNEL to a socket path');
     }
-    if (request.purpose === 'tun-fd') this.handle(request.interface);
+    if (request.purpose === 'tun-fd') requirePlainFd(this.handle(request.interface));
     else checkInterfaceName(request.interface);
     const issued = this.tickets.issue({ purpose: request.purpose, interface: request.interface, socketFd: request.fd, holder });
     return { ...issued, channel: this.fdChannelPath, purpose: request.purpose, ...(holder && { pid: holder.pid }) };
@@ -752,7 +754,7 @@ export class Vpnsvc {
   redeemFdTicket(ticket: string, peer: TicketHolder, passedFd: number | undefined): { fd?: number } {
     const entry = this.tickets.redeem(ticket, peer);
     if (entry.purpose === 'tun-fd') {
-      const iface = this.handle(entry.interface);
+      const iface = requirePlainFd(this.handle(entry.interface));
       const fd = native.dupFd(iface.tun.fd);
       iface.fdHandedOut = true;
       this.events.emit('interface.fd.passed', { interface: iface.name, data: { pid: peer.pid, uid: peer.uid } });
@@ -1267,4 +1269,24 @@ export class Vpnsvc {
     });
     if (failures.length > 0) this.log.warn({ iface: iface.name, failures }, 'cleanup at deinit was incomplete');
   }
+}
+
+/** The names of TUN_F_* bits, as Interface.offload lists them. */
+function offloadNames(bits: number): Interface['offload']['features'] {
+  return (Object.entries(native.TUN_OFFLOADS) as [keyof typeof native.TUN_OFFLOADS, number][])
+    .filter(([, bit]) => (bits & bit) !== 0)
+    .map(([name]) => name);
+}
+
+/**
+ * An application given the fd of a TUN in offload mode would read a virtio_net_hdr before every
+ * packet, which no program written against the seed expects.
+ */
+function requirePlainFd(iface: ActiveInterface): ActiveInterface {
+  if (iface.tun.offload) {
+    throw notSupported(
+      `"${iface.name}" is in offload mode: its fd carries virtio_net_hdr-prefixed super-packets, so it is not handed out (use the packet stream)`,
+    );
+  }
+  return iface;
 }

@@ -546,9 +546,35 @@ export interface paths {
          *       length as an unsigned 16-bit big-endian integer: `[len][packet][len][packet]...`.
          *       The message ends exactly after the last packet. The server puts every packet it read
          *       in one wakeup into one message; a client may batch as it likes (up to 1 MiB).
+         *     - `vpnsvc.gso.v1`: every binary message is one or more records
+         *       `[len: u32 big-endian][virtio_net_hdr: 10 bytes][packet: len bytes]`, ending exactly
+         *       after the last record. A packet may be a super-packet of up to 65535 bytes that
+         *       still has to be segmented, or a packet whose checksum is still partial, as the
+         *       virtio_net_hdr says (struct virtio_net_hdr of the virtio spec, fields little-endian):
+         *       `flags` (u8: 1 NEEDS_CSUM, the checksum from `csum_start` to the end is to be
+         *       computed and stored at `csum_start + csum_offset`, whose field holds the
+         *       pseudo-header sum; 2 DATA_VALID, ignored from clients), `gso_type` (u8: 0 none,
+         *       1 TCPv4, 4 TCPv6, 5 UDP (L4), | 0x80 ECN), `hdr_len` (u16, a hint; the receiver
+         *       reads the headers from the packet), `gso_size` (u16, the payload bytes per segment),
+         *       `csum_start` and `csum_offset` (u16). A segmenting offload requires NEEDS_CSUM. A
+         *       client without offloads sends every packet behind 10 zero bytes, and may ignore
+         *       nothing it receives: it segments super-packets itself, or (simpler) opens its TUN in
+         *       offload mode and hands records to it as they are, as `vpnsvc bridge --framing gso`
+         *       does.
          *
-         *     The server answers with the sub-protocol it chose (none for the default). Offering only
-         *     unknown sub-protocols is a 400 before the upgrade.
+         *     The server answers with the first sub-protocol it knows in the client's order (none for
+         *     the default), so a client offering `vpnsvc.gso.v1, vpnsvc.batch.v1` gets batch from a
+         *     server without gso. Offering only unknown sub-protocols is a 400 before the upgrade.
+         *
+         *     **Offload mode** (an interface created with `offload: true`) changes what the kernel
+         *     hands the daemon, never what a client must understand: the gso framing carries the
+         *     kernel's super-packets through whole and writes the client's records with their
+         *     headers (minus DATA_VALID: the kernel verifies checksums itself); the packet and batch
+         *     framings, and vpnsvc_read, get super-packets cut into MSS-sized packets with complete
+         *     checksums (in C, as software GSO), and their packets are written behind an empty
+         *     header. On an interface without offloads the gso framing still works: records from the
+         *     client are segmented and checksummed by the daemon, and packets to the client carry
+         *     zero headers.
          *
          *     **One stream per interface.** While a client holds the stream, a second one is
          *     refused before the upgrade with 500 VPNSVC_ERROR_IO_ERROR naming EBUSY; the first is
@@ -560,8 +586,9 @@ export interface paths {
          *     **Bounded memory.** When the client reads slower than the tunnel delivers and more than
          *     2 MiB (1 MiB in the packet framing) wait to be sent to it, new packets are dropped and
          *     counted in the interface's
-         *     `streamDropped`. Client packets that are not IPv4/IPv6 (or that the kernel refuses) are
-         *     dropped and counted in `writeDropped`; a batch frame whose lengths overrun it counts in
+         *     `streamDropped`. Client packets that are not IPv4/IPv6 (or that the kernel refuses, or
+         *     gso records that cannot be segmented) are dropped and counted in `writeDropped`; a batch
+         *     or gso frame whose lengths overrun it counts in
          *     `framesRejected` (the packets before the damage are written). Attaching a stream raises
          *     the TUN's txqueuelen to at least 2000, so a short pause of the daemon is not a kernel drop. A text message closes
          *     the stream with 1003, a message over 1 MiB (65535 bytes in the packet framing) with
@@ -1005,6 +1032,18 @@ export interface components {
         SessionName: string;
         CreateInterface: {
             name: components["schemas"]["InterfaceName"];
+            /**
+             * @description Offload mode, an extension of the seed: the TUN is opened with IFF_VNET_HDR and
+             *     TUNSETOFFLOAD (checksum, TCP segmentation over IPv4 and IPv6, and UDP segmentation
+             *     where the kernel has it, Linux 6.2+), so the kernel hands the daemon super-packets
+             *     of up to 64 KiB and the `vpnsvc.gso.v1` stream carries them whole. What else sees
+             *     the packets is unchanged: vpnsvc_read returns plain packets (super-packets cut in
+             *     C), vpnsvc_write takes plain packets, the packet and batch framings carry plain
+             *     packets. vpnsvc_get_iface_fd is refused (501 VPNSVC_ERROR_NOT_SUPPORTED): every
+             *     read on that fd would begin with a virtio_net_hdr the seed's applications do not
+             *     expect. Default false, the seed's plain TUN.
+             */
+            offload?: boolean;
         };
         InterfaceSettings: {
             mtu?: components["schemas"]["Mtu"];
@@ -1073,8 +1112,15 @@ export interface components {
             /** @description The kernel's global IPv6 address of the TUN, with prefix (fd00:8::2/64). */
             localIp6: string | null;
             up: boolean;
+            offload: components["schemas"]["Offload"];
             staged: components["schemas"]["StagedSettings"];
             counters: components["schemas"]["Counters"];
+        };
+        /** @description Whether the TUN is in offload mode (CreateInterface.offload), and the kernel offloads in force. */
+        Offload: {
+            enabled: boolean;
+            /** @description TUNSETOFFLOAD's bits in force; uso4 and uso6 need Linux 6.2 or later. Empty without offload mode. */
+            features: ("csum" | "tso4" | "tso6" | "tsoEcn" | "uso4" | "uso6")[];
         };
         SetSession: {
             name: components["schemas"]["SessionName"];
@@ -1533,7 +1579,7 @@ export interface components {
          * @description The WebSocket sub-protocol of a packet stream; vpnsvc.packet.v1 when none was offered.
          * @enum {string}
          */
-        StreamFraming: "vpnsvc.packet.v1" | "vpnsvc.batch.v1";
+        StreamFraming: "vpnsvc.packet.v1" | "vpnsvc.batch.v1" | "vpnsvc.gso.v1";
         /** @description Data of `stream.attached`, a client took the interface's packet stream. */
         StreamAttachedData: {
             framing: components["schemas"]["StreamFraming"];

@@ -22,7 +22,7 @@ export function nativeLibraryPath(): string {
 
 function bind(lib: ReturnType<typeof koffi.load>) {
   return {
-    tunOpen: lib.func('int vs_tun_open(const char *name, void *name_out, int name_out_len)'),
+    tunOpen: lib.func('int vs_tun_open(const char *name, void *name_out, int name_out_len, int offload, _Out_ int *features)'),
     close: lib.func('int vs_close(int fd)'),
     ifIndex: lib.func('int vs_if_index(const char *name)'),
     ifGetMtu: lib.func('int vs_if_get_mtu(const char *name)'),
@@ -45,11 +45,15 @@ function bind(lib: ReturnType<typeof koffi.load>) {
     pidfdOpen: lib.func('int vs_pidfd_open(int pid)'),
     protectPidfd: lib.func('int vs_protect_pidfd(int pidfd, int fd, const char *ifname)'),
     peerCred: lib.func('int vs_peer_cred(int fd, _Out_ int *pid, _Out_ uint32_t *uid, _Out_ uint32_t *gid)'),
-    tunReadBatch: lib.func('int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int hdr, uint32_t *lens, int maxpkts)'),
-    tunWriteBatch: lib.func(
-      'int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, const uint32_t *lens, int n, double *stats)',
+    tunReadBatch: lib.func(
+      'int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int hdr, uint32_t *lens, int maxpkts, uint8_t *pending)',
     ),
-    tunWrite: lib.func('int vs_tun_write(int fd, const uint8_t *buf, int len)'),
+    pendingSize: lib.func('int vs_pending_size(void)'),
+    pendingDropped: lib.func('int vs_pending_dropped(const uint8_t *pending)'),
+    tunWriteBatch: lib.func(
+      'int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, const uint32_t *lens, int n, double *stats, int vnet)',
+    ),
+    tunWrite: lib.func('int vs_tun_write(int fd, const uint8_t *buf, int len, int vnet)'),
     ifRaiseTxqlen: lib.func('int vs_if_raise_txqlen(const char *name, int qlen)'),
     fdchListen: lib.func('int vs_fdch_listen(const char *path, int mode, int backlog)'),
     fdchAccept: lib.func('int vs_fdch_accept(int lfd)'),
@@ -102,19 +106,29 @@ function cString(buf: Buffer): string {
 export interface OpenedTun {
   fd: number;
   name: string;
+  /** TUN_F_* offloads in force; 0 for a plain TUN. */
+  offloads: number;
 }
 
-export function tunOpen(name: string): OpenedTun {
-  const out = Buffer.alloc(IFNAMSIZ);
-  const fd = check(loadNative().tunOpen(name, out, IFNAMSIZ), `open TUN "${name}"`);
-  return { fd, name: cString(out) };
+/** TUNSETOFFLOAD's bits, as the kernel names them. */
+export const TUN_OFFLOADS = { csum: 0x01, tso4: 0x02, tso6: 0x04, tsoEcn: 0x08, uso4: 0x20, uso6: 0x40 } as const;
+
+/**
+ * Opens TUN `name`. With `offload`, in offload mode: IFF_VNET_HDR and the kernel's checksum and
+ * segmentation offloads (see native-shim/src/tun.c).
+ */
+export function tunOpen(name: string, offload = false): OpenedTun {
+  const opened = tunOpenRaw(name, offload);
+  if (typeof opened === 'number') check(opened, `open TUN "${name}"`);
+  return opened as OpenedTun;
 }
 
 /** Like tunOpen, but returns the raw -errno so the caller can react to EBUSY. */
-export function tunOpenRaw(name: string): OpenedTun | number {
+export function tunOpenRaw(name: string, offload = false): OpenedTun | number {
   const out = Buffer.alloc(IFNAMSIZ);
-  const rc = loadNative().tunOpen(name, out, IFNAMSIZ) as number;
-  return rc < 0 ? rc : { fd: rc, name: cString(out) };
+  const features = [0];
+  const rc = loadNative().tunOpen(name, out, IFNAMSIZ, offload ? 1 : 0, features) as number;
+  return rc < 0 ? rc : { fd: rc, name: cString(out), offloads: features[0] ?? 0 };
 }
 
 export function closeFd(fd: number): void {
@@ -300,18 +314,33 @@ export function peerCredentials(fd: number): PeerCredentials | undefined {
 export const FRAME_HEADER_BYTES = 2;
 
 /**
- * Reads queued packets without blocking (whatever the fd's O_NONBLOCK says) into buf, back to
- * back, each preceded by `header` bytes (0, or FRAME_HEADER_BYTES for the batched framing).
- * Returns how many (0 when none was queued) or -errno.
+ * What a TUN in offload mode keeps between reads (a super-packet being cut for a reader of plain
+ * packets): one per TUN, passed to every tunReadBatch on it.
  */
-export function tunReadBatch(fd: number, buf: Buffer, pktMax: number, header: number, lens: Uint32Array): number {
-  return loadNative().tunReadBatch(fd, buf, buf.length, pktMax, header, lens, lens.length) as number;
+export function offloadReadState(): Buffer {
+  return Buffer.alloc(loadNative().pendingSize() as number);
+}
+
+/** Packets an offload TUN handed over that could not be cut into plain ones. */
+export function offloadReadDropped(state: Buffer): number {
+  return loadNative().pendingDropped(state) as number;
 }
 
 /**
- * Writes the packets of a batched frame (header FRAME_HEADER_BYTES) or of `count` packets laid
- * back to back with lengths in `lens` (header 0). stats accumulates [written, dropped, bytes].
- * Returns packets written, or -EBADMSG for a truncated frame.
+ * Reads queued packets without blocking (whatever the fd's O_NONBLOCK says) into buf, back to
+ * back, each preceded by `header` bytes: 0, FRAME_HEADER_BYTES for the batched framing, or 4 for
+ * the gso framing (whose records also carry a virtio_net_hdr). `offload` is the TUN's
+ * offloadReadState, null for a plain TUN. Returns how many (0 when none was queued) or -errno.
+ */
+export function tunReadBatch(fd: number, buf: Buffer, pktMax: number, header: number, lens: Uint32Array, offload: Buffer | null): number {
+  return loadNative().tunReadBatch(fd, buf, buf.length, pktMax, header, lens, lens.length, offload) as number;
+}
+
+/**
+ * Writes the packets of a batched frame (header FRAME_HEADER_BYTES), of a gso frame (4), or of
+ * `count` packets laid back to back with lengths in `lens` (header 0). `vnet`: the TUN is in
+ * offload mode. stats accumulates [written, dropped, bytes]. Returns packets written, or
+ * -EBADMSG for a truncated frame.
  */
 export function tunWriteBatch(
   fd: number,
@@ -320,13 +349,14 @@ export function tunWriteBatch(
   lens: Uint32Array | null,
   count: number,
   stats: Float64Array,
+  vnet: boolean,
 ): number {
-  return loadNative().tunWriteBatch(fd, buf, buf.length, header, lens, count, stats) as number;
+  return loadNative().tunWriteBatch(fd, buf, buf.length, header, lens, count, stats, vnet ? 1 : 0) as number;
 }
 
-/** One packet into the TUN: bytes written or -errno. */
-export function tunWrite(fd: number, packet: Buffer): number {
-  return loadNative().tunWrite(fd, packet, packet.length) as number;
+/** One plain packet into the TUN (behind an empty virtio_net_hdr when `vnet`): bytes written or -errno. */
+export function tunWrite(fd: number, packet: Buffer, vnet: boolean): number {
+  return loadNative().tunWrite(fd, packet, packet.length, vnet ? 1 : 0) as number;
 }
 
 /** Raises the interface's txqueuelen to at least qlen (never lowers it); returns the length in force. */

@@ -11,6 +11,15 @@ export interface TunHandle {
   readonly name: string;
   readonly fd: number;
   /**
+   * Offload mode (IFF_VNET_HDR): the gso framing moves super-packets through whole; every other
+   * reader and writer sees plain IP packets, cut and checksummed in C.
+   */
+  readonly offload: boolean;
+  /** The TUN_F_* offloads in force (0 for a plain TUN). */
+  readonly offloads: number;
+  /** Packets the kernel handed over in offload mode that could not be cut into plain ones. */
+  offloadDropped(): number;
+  /**
    * Reads queued packets without blocking into buf, back to back, each preceded by `header`
    * bytes. Returns how many (0 when none was queued) or -errno.
    */
@@ -29,14 +38,19 @@ export interface TunHandle {
   watchReadable(onReadable: () => void): native.ReadinessWatch;
 }
 
-/** The handle of TUN `name`, open as `fd` in this process. */
-export function tunHandle(name: string, fd: number): TunHandle {
+/** The handle of TUN `name`, open as `fd` in this process, with the offloads it was opened with. */
+export function tunHandle(name: string, fd: number, offloads = 0): TunHandle {
+  const offload = offloads !== 0;
+  const state = offload ? native.offloadReadState() : null;
   return {
     name,
     fd,
-    readBatch: (buf, pktMax, header, lens) => native.tunReadBatch(fd, buf, pktMax, header, lens),
-    writeBatch: (buf, header, lens, count, stats) => native.tunWriteBatch(fd, buf, header, lens, count, stats),
-    write: (packet) => native.tunWrite(fd, packet),
+    offload,
+    offloads,
+    offloadDropped: () => (state ? native.offloadReadDropped(state) : 0),
+    readBatch: (buf, pktMax, header, lens) => native.tunReadBatch(fd, buf, pktMax, header, lens, state),
+    writeBatch: (buf, header, lens, count, stats) => native.tunWriteBatch(fd, buf, header, lens, count, stats, offload),
+    write: (packet) => native.tunWrite(fd, packet, offload),
     isNonBlocking: () => native.isNonBlocking(fd),
     raiseTxQueueLen: (qlen) => native.raiseTxQueueLen(name, qlen),
     watchReadable: (onReadable) => native.watchReadable(fd, onReadable),
@@ -49,8 +63,8 @@ export interface PointToPointTun extends TunHandle {
   close(): void;
 }
 
-export function openPointToPoint(name: string, local: string, peer: string, mtu: number): PointToPointTun {
-  const opened = native.tunOpen(name);
+export function openPointToPoint(name: string, local: string, peer: string, mtu: number, offload = false): PointToPointTun {
+  const opened = native.tunOpen(name, offload);
   let closed = false;
   const close = (): void => {
     if (closed) return;
@@ -67,5 +81,5 @@ export function openPointToPoint(name: string, local: string, peer: string, mtu:
     close();
     throw err;
   }
-  return { ...tunHandle(opened.name, opened.fd), index: native.ifIndex(opened.name) ?? 0, close };
+  return { ...tunHandle(opened.name, opened.fd, opened.offloads), index: native.ifIndex(opened.name) ?? 0, close };
 }

@@ -22,6 +22,9 @@ function isIpPacket(p: Buffer): boolean {
 
 export class FakeTun implements TunHandle {
   readonly fd = -1;
+  /** A plain TUN: offload mode needs the kernel's virtio_net_hdr, so its tests use real TUNs. */
+  readonly offload = false;
+  readonly offloads = 0;
   /** Packets queued for the reader, oldest first. */
   readonly queue: Buffer[] = [];
   /** Packets the data plane wrote into the device, in order. */
@@ -36,6 +39,10 @@ export class FakeTun implements TunHandle {
   private scheduled = false;
 
   constructor(readonly name = 'faketun0') {}
+
+  offloadDropped(): number {
+    return 0;
+  }
 
   /** Readiness watches open now: the data plane watches only while someone wants packets. */
   get watching(): number {

@@ -12,7 +12,7 @@ type InterfaceOperations =
 
 export function interfaceHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, InterfaceOperations> {
   return {
-    createInterface: async (request, reply) => reply.code(201).send(await vpnsvc.init(request.body.name)),
+    createInterface: async (request, reply) => reply.code(201).send(await vpnsvc.init(request.body.name, request.body.offload)),
     listInterfaces: () => vpnsvc.list(),
     getInterface: (request) => vpnsvc.describe(request.params.name),
     updateInterface: (request) => vpnsvc.configure(request.params.name, request.body),

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { FRAMING_BATCH, FRAMING_PACKET, FRAMINGS, type Framing, MAX_PACKET, selectFraming } from '../../dataplane/framing.js';
+import { FRAMING_PACKET, FRAMINGS, framingOf, MAX_PACKET, selectFraming } from '../../dataplane/framing.js';
 import type { PacketSocket } from '../../dataplane/packet-channel.js';
 import type { StreamLease, Vpnsvc } from '../../engine/vpnsvc.js';
 import { invalidParameter, VpnsvcError } from '../../errors/errors.js';
@@ -46,7 +46,7 @@ function packetSocket(ws: WebSocket, request: FastifyRequest): PacketSocket {
 
 function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: OperationRequest<'openPacketStream'>): void {
   const { name } = request.params;
-  const framing: Framing = ws.protocol === FRAMING_BATCH ? FRAMING_BATCH : FRAMING_PACKET;
+  const framing = framingOf(ws.protocol);
   let lease: StreamLease;
   try {
     // A close reason is at most 123 bytes; ws throws on a longer one.
@@ -57,7 +57,7 @@ function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: OperationRequest<'
     return;
   }
   const { stream } = lease;
-  const maxMessage = framing === FRAMING_BATCH ? Infinity : MAX_PACKET; // ws enforces maxPayload
+  const maxMessage = framing === FRAMING_PACKET ? MAX_PACKET : Infinity; // ws enforces maxPayload
   ws.on('message', (data, isBinary) => {
     if (!isBinary) {
       stream.reject();

@@ -18,6 +18,7 @@ test('bridge options: batch framing and MTU 1500 by default, the token from the 
     assert.equal(opts.token, 'from-env');
     assert.equal(opts.mask, false);
     assert.equal(parseBridgeArgs([...base, '--framing', 'packet']).framing, 'vpnsvc.packet.v1');
+    assert.equal(parseBridgeArgs([...base, '--framing', 'gso']).framing, 'vpnsvc.gso.v1');
   } finally {
     delete process.env.VPNSVC_TOKEN;
   }

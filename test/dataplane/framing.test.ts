@@ -4,10 +4,13 @@ import { test } from 'node:test';
 import {
   FRAME_HEADER_BYTES,
   FRAMING_BATCH,
+  FRAMING_GSO,
   FRAMING_PACKET,
   FRAMINGS,
+  framingOf,
   headerBytes,
   MAX_PACKET,
+  prefixBytes,
   selectFraming,
 } from '../../src/dataplane/framing.js';
 import { FakeTun } from '../helpers/fake-tun.js';
@@ -18,7 +21,18 @@ test('the packet framing has no header; the batch framing a u16 length', () => {
   assert.equal(headerBytes(FRAMING_BATCH), FRAME_HEADER_BYTES);
   assert.equal(FRAME_HEADER_BYTES, 2);
   assert.equal(MAX_PACKET, 0xffff, 'the largest packet a u16 length can carry');
-  assert.deepEqual([...FRAMINGS].sort(), ['vpnsvc.batch.v1', 'vpnsvc.packet.v1']);
+  assert.deepEqual([...FRAMINGS].sort(), ['vpnsvc.batch.v1', 'vpnsvc.gso.v1', 'vpnsvc.packet.v1']);
+});
+
+test('the gso framing: a u32 length, then a 10-byte virtio_net_hdr before every packet', () => {
+  assert.equal(headerBytes(FRAMING_GSO), 4);
+  assert.equal(prefixBytes(FRAMING_GSO), 14);
+  assert.equal(prefixBytes(FRAMING_BATCH), 2);
+  assert.equal(prefixBytes(FRAMING_PACKET), 0);
+  assert.equal(framingOf('vpnsvc.gso.v1'), FRAMING_GSO);
+  assert.equal(framingOf(''), FRAMING_PACKET, 'no sub-protocol in the answer: the default framing');
+  assert.equal(selectFraming([FRAMING_GSO, FRAMING_BATCH]), FRAMING_GSO);
+  assert.equal(selectFraming(['vpnsvc.gso.v2', FRAMING_BATCH]), FRAMING_BATCH, 'a client falls back to what the server knows');
 });
 
 test('selectFraming picks the first framing offered that vpnsvc knows; none known is false', () => {

@@ -26,6 +26,7 @@ const rssMB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync
 // Big packets in batches, and tiny packets one per message (the most objects per queued byte).
 const CASES = [
   { framing: 'vpnsvc.batch.v1', payload: 1400 },
+  { framing: 'vpnsvc.gso.v1', payload: 1400 },
   { framing: 'vpnsvc.packet.v1', payload: 64 },
 ];
 

@@ -705,6 +705,7 @@ export class Vpnsvc {
       rxDropped: stats?.rxDropped ?? 0,
       txDropped: stats?.txDropped ?? 0,
       ...this.packets.counters(iface.tun),
+      offloadDropped: iface.tun.offloadDropped(),
     };
     return {
       name: iface.name,

@@ -1092,6 +1092,8 @@ export interface components {
             writeDropped: number;
             /** @description Stream messages refused whole, e.g. a batch frame whose lengths overrun it (kept by vpnsvc). */
             framesRejected: number;
+            /** @description In offload mode: packets the kernel handed over that could not be cut into plain packets for a reader that takes only those (kept by vpnsvc; 0 for a plain TUN). */
+            offloadDropped: number;
         };
         /** @description The active VPN interface. mtu, localIp, remoteIp and up are read back from the kernel. */
         Interface: {

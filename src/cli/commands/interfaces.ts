@@ -72,11 +72,12 @@ const up: CliCommand = {
   options: {
     ...settingsOptions,
     replace: { type: 'boolean', description: 'replace the active VPN interface (vpnsvc_init tears it down)' },
+    offload: { type: 'boolean', description: 'open the TUN in offload mode: 64 KiB super-packets for a gso-framing stream' },
   },
   summary: 'one step: create the interface, stage --local and --remote (both required) and apply them',
   operations: ['POST /interfaces', 'PATCH /interfaces/{name}', 'POST /interfaces/{name}/apply'],
   async run(ctx, p) {
-    const usage = 'usage: vpnsvc up [name] --local IP --remote IP [--mtu N] [--session S] [--replace]';
+    const usage = 'usage: vpnsvc up [name] --local IP --remote IP [--mtu N] [--session S] [--replace] [--offload]';
     if (p.positionals.length > 1) throw new UsageError(usage);
     // Everything is checked before the first request: a refused `up` changes nothing.
     const settings = settingsBody(p);
@@ -92,7 +93,8 @@ const up: CliCommand = {
       );
       return EXIT.active;
     }
-    let iface = json(await send(ep, 'POST', '/interfaces', { body: { name } })) as Obj;
+    const create = p.values.offload ? { name, offload: true } : { name };
+    let iface = json(await send(ep, 'POST', '/interfaces', { body: create })) as Obj;
     const path = `/interfaces/${encodeURIComponent(String(iface.name))}`;
     iface = json(await send(ep, 'PATCH', path, { body: settings })) as Obj;
     iface = json(await send(ep, 'POST', `${path}/apply`)) as Obj;

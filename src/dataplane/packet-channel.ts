@@ -17,6 +17,11 @@ import { FRAMING_BATCH, FRAMING_GSO, type Framing, headerBytes, MAX_PACKET, pref
 /** Bytes a stream may have queued towards its client before new packets are dropped. */
 export const STREAM_HIGH_WATER_MARK = 2 * 1024 * 1024;
 /**
+ * The same for the gso framing, whose records are up to 64 KiB: 2 MiB would be 32 of them, and
+ * one dropped super-packet is dozens of TCP segments lost at once.
+ */
+export const GSO_STREAM_HIGH_WATER_MARK = 4 * 1024 * 1024;
+/**
  * The same for the packet framing, where every queued packet is a message with its own objects
  * (tiny packets cost several times their size in memory while they wait).
  */
@@ -251,12 +256,7 @@ export class PacketChannel {
    * Attaches the one stream. A second one gets EBUSY: the first keeps the interface until it
    * leaves (a dead one is reaped by the transport's keepalive).
    */
-  attach(
-    socket: PacketSocket,
-    framing: Framing,
-    onEnd: (why: string) => void,
-    highWaterMark = framing === FRAMING_BATCH || framing === FRAMING_GSO ? STREAM_HIGH_WATER_MARK : PACKET_STREAM_HIGH_WATER_MARK,
-  ): PacketStream {
+  attach(socket: PacketSocket, framing: Framing, onEnd: (why: string) => void, highWaterMark = highWaterMarkOf(framing)): PacketStream {
     this.requireNoStream();
     tuneHeapForStreaming();
     this.tun.raiseTxQueueLen(STREAM_TUN_QUEUE_LEN);
@@ -349,6 +349,12 @@ export class PacketChannel {
       this.watch = undefined;
     }
   }
+}
+
+/** The named high-water mark of a stream in `framing`. */
+export function highWaterMarkOf(framing: Framing): number {
+  if (framing === FRAMING_GSO) return GSO_STREAM_HIGH_WATER_MARK;
+  return framing === FRAMING_BATCH ? STREAM_HIGH_WATER_MARK : PACKET_STREAM_HIGH_WATER_MARK;
 }
 
 function busy(name: string, why: string) {

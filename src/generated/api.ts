@@ -584,7 +584,7 @@ export interface paths {
          *     30 s is dropped, which frees the stream.
          *
          *     **Bounded memory.** When the client reads slower than the tunnel delivers and more than
-         *     2 MiB (1 MiB in the packet framing) wait to be sent to it, new packets are dropped and
+         *     2 MiB (1 MiB in the packet framing, 4 MiB in the gso framing) wait to be sent to it, new packets are dropped and
          *     counted in the interface's
          *     `streamDropped`. Client packets that are not IPv4/IPv6 (or that the kernel refuses, or
          *     gso records that cannot be segmented) are dropped and counted in `writeDropped`; a batch

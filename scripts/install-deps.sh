@@ -18,6 +18,8 @@ want /usr/bin/python3 python3    # the protect test's client app and TUN reader 
 want setpriv util-linux          # the protect and capability tests' restricted callers
 want openssl openssl             # the TLS test makes its certificate
 want iperf3 iperf3               # npm run demo and npm run bench
+want openvpn openvpn             # npm run bench: the OpenVPN peer (p2p, no crypto)
+want socat socat                 # npm run bench: the socat TUN-over-UDP peer
 want curl-config libcurl4-openssl-dev          # clients/c (libcapi-vpnsvc): HTTP to the daemon
 want /usr/include/json-c/json.h libjson-c-dev  # clients/c: JSON bodies
 want pkg-config pkg-config                     # clients/c: its build and its capi-vpnsvc.pc

@@ -121,6 +121,59 @@ export class TunnelLab {
     }).toString();
   }
 
+  /**
+   * Runs a bounded command in a namespace without blocking the event loop; resolves with its exit
+   * code and output whatever happens (killed, by its pid, once `timeoutMs` has passed).
+   */
+  exec(ns, cmd, args, { timeoutMs = 30000, env = {} } = {}) {
+    return new Promise((resolve) => {
+      const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+        cwd: root,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.children.add(child);
+      let stdout = '';
+      let stderr = '';
+      let timedOut = false;
+      child.stdout.on('data', (d) => {
+        stdout += d;
+      });
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      child.on('error', (err) => {
+        stderr += String(err.message);
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        resolve({ code, signal, stdout, stderr, timedOut });
+      });
+    });
+  }
+
+  /** A persistent TUN in `ns` with a point-to-point address, for a process that attaches to it by name. */
+  addTun(ns, dev, local, peer) {
+    this.run(ns, 'ip', ['tuntap', 'add', 'dev', dev, 'mode', 'tun']);
+    this.run(ns, 'ip', ['addr', 'add', local, 'peer', peer, 'dev', dev]);
+    this.run(ns, 'ip', ['link', 'set', dev, 'up']);
+  }
+
+  /** Resolves once `addr` answers a ping sent from `ns`; throws after `tries` one-second attempts. */
+  async waitReachable(ns, addr, tries = 15) {
+    for (let i = 0; i < tries; i++) {
+      const r = await this.exec(ns, 'ping', ['-c', '1', '-W', '1', addr], { timeoutMs: 3000 });
+      if (r.code === 0) return;
+      await sleep(200);
+    }
+    throw new Error(`${addr} does not answer from ${ns}`);
+  }
+
   async stop(child) {
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));

@@ -218,8 +218,9 @@ export class TunnelLab {
   }
 
   /** init + addresses + apply: the tunnel's A end, through the daemon's REST API. */
-  createInterface() {
-    this.api('POST', '/interfaces', { name: LAB.tunA });
+  /** The daemon's interface, addressed and applied; `offload` opens its TUN in offload mode. */
+  createInterface({ offload = false } = {}) {
+    this.api('POST', '/interfaces', { name: LAB.tunA, offload });
     this.api('PATCH', `/interfaces/${LAB.tunA}`, { localIp: LAB.tunnelA, remoteIp: LAB.tunnelB });
     return this.api('POST', `/interfaces/${LAB.tunA}/apply`);
   }

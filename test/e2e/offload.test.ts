@@ -29,6 +29,7 @@ import {
   udpSuperPacket,
   VNET_F_DATA_VALID,
 } from '../helpers/packets.js';
+import { udpReceiver } from '../helpers/udp.js';
 
 const IFACE = 'vso0';
 const LOCAL = '10.74.0.1';
@@ -46,16 +47,6 @@ async function tunnel(t: TestContext, offload: boolean, env: Record<string, stri
   await built.admin.patch(`/interfaces/${IFACE}`).send({ localIp: LOCAL, remoteIp: PEER }).expect(200);
   await built.admin.post(`/interfaces/${IFACE}/apply`).expect(200);
   return built;
-}
-
-/** A UDP socket on the interface's local address, collecting what arrives. */
-async function udpReceiver(t: TestContext) {
-  const sock = createSocket('udp4');
-  const received: Buffer[] = [];
-  sock.on('message', (m) => received.push(m));
-  await new Promise<void>((r) => sock.bind(0, LOCAL, () => r()));
-  t.after(() => sock.close());
-  return { port: (sock.address() as AddressInfo).port, received };
 }
 
 async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
@@ -97,7 +88,7 @@ describe('offload mode and the gso framing on the kernel', kernelTestOptions(), 
 
   test('REST in offload mode: writes are plain packets; a UDP super-packet is read back cut, with valid checksums', async (t) => {
     const built = await tunnel(t, true);
-    const rx = await udpReceiver(t);
+    const rx = await udpReceiver(t, LOCAL);
     const written = ipv4UdpChecksummed(PEER, LOCAL, 4000, rx.port, Buffer.from('plain packet through REST'));
     await built.admin.post(`/interfaces/${IFACE}/packets`).set('content-type', 'application/octet-stream').send(written).expect(200);
     await until('the written datagram', () => rx.received.length === 1);
@@ -160,7 +151,7 @@ describe('offload mode and the gso framing on the kernel', kernelTestOptions(), 
       t.after(() => ws.terminate());
       assert.equal(ws.protocol, FRAMING_GSO, 'the daemon picks the first framing offered that it knows');
 
-      const rx = await udpReceiver(t);
+      const rx = await udpReceiver(t, LOCAL);
       const errorsBefore = udpChecksumErrors();
       const damaged = ipv4UdpChecksummed(PEER, LOCAL, 4001, rx.port, Buffer.from('damaged in transit'));
       damaged.writeUInt8((damaged.at(-1) as number) ^ 0x01, damaged.length - 1);

@@ -14,6 +14,7 @@ import { type Built, build, TOKENS } from '../../helpers/app.js';
 import { assertContract } from '../../helpers/contract.js';
 import { ip, ipJson, kernelTestOptions, link } from '../../helpers/kernel.js';
 import { batch, ipv4Udp, readIpv4Udp, splitBatch } from '../../helpers/packets.js';
+import { udpReceiver } from '../../helpers/udp.js';
 
 const IFACE = 'vsp0';
 const LOCAL = '10.93.0.1';
@@ -29,16 +30,6 @@ async function tunnel(t: TestContext): Promise<Built> {
   await built.admin.patch(`/interfaces/${IFACE}`).send({ localIp: LOCAL, remoteIp: PEER }).expect(200);
   await built.admin.post(`/interfaces/${IFACE}/apply`).expect(200);
   return built;
-}
-
-/** A UDP socket on the interface's local address, collecting what arrives. */
-async function udpReceiver(t: TestContext): Promise<{ port: number; received: Buffer[] }> {
-  const sock = createSocket('udp4');
-  const received: Buffer[] = [];
-  sock.on('message', (m) => received.push(m));
-  await new Promise<void>((r) => sock.bind(0, LOCAL, () => r()));
-  t.after(() => sock.close());
-  return { port: (sock.address() as AddressInfo).port, received };
 }
 
 let sender: Socket | undefined;
@@ -161,7 +152,7 @@ describe('packets on the kernel', kernelTestOptions(), () => {
 
   test('POST /packets writes one packet that a UDP socket on the local address receives', async (t) => {
     const built = await tunnel(t);
-    const rx = await udpReceiver(t);
+    const rx = await udpReceiver(t, LOCAL);
     const payload = Buffer.from('written by vpnsvc_write');
     const res = await built.admin
       .post(`/interfaces/${IFACE}/packets`)
@@ -196,7 +187,7 @@ describe('packets on the kernel', kernelTestOptions(), () => {
   test('the stream, packet framing: one packet per message, both ways', async (t) => {
     const built = await tunnel(t);
     const port = await listen(built);
-    const rx = await udpReceiver(t);
+    const rx = await udpReceiver(t, LOCAL);
     const ws = await connect(port);
     t.after(() => ws.terminate());
     assert.equal(ws.protocol, '', 'the default framing needs no sub-protocol');
@@ -218,7 +209,7 @@ describe('packets on the kernel', kernelTestOptions(), () => {
   test('the stream, batch framing: length-prefixed packets, several per message', async (t) => {
     const built = await tunnel(t);
     const port = await listen(built);
-    const rx = await udpReceiver(t);
+    const rx = await udpReceiver(t, LOCAL);
     const ws = await connect(port, ['vpnsvc.batch.v1']);
     t.after(() => ws.terminate());
     assert.equal(ws.protocol, 'vpnsvc.batch.v1');

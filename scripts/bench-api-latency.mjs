@@ -8,6 +8,8 @@
  *
  *   SECS=3 node scripts/bench-api-latency.mjs     FRAMING=batch  TESTS=tcp,tcpR  COMPILED=1
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { haveCommand, LAB, sleep, TunnelLab } from './lib/tunnel-lab.mjs';
 
 if (process.getuid?.() !== 0) {
@@ -48,8 +50,19 @@ const PROBE = `
     process.stdout.write(JSON.stringify({ n: ms.length, p50: q(0.5), p99: q(0.99), max: ms.at(-1), lagMax: await lag() }));
   })();`;
 
+const tick = Number(execFileSync('getconf', ['CLK_TCK']).toString());
+/** CPU seconds (user + system) of the daemon's main thread and of the whole process. */
+function cpu(pid) {
+  const seconds = (path) => {
+    const f = readFileSync(path, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / tick;
+  };
+  return { main: seconds(`/proc/${pid}/task/${pid}/stat`), all: seconds(`/proc/${pid}/stat`) };
+}
+
 const lab = new TunnelLab('lat', { compiled });
 const rows = [];
+let daemonRss;
 try {
   lab.create();
   const server = await lab.start(lab.nsA, 'iperf3', ['-s', '--forceflush'], { ready: /listening/i });
@@ -60,13 +73,15 @@ try {
   // The probe inherits the environment (lab.run): the token travels there, not in its arguments.
   process.env.VPNSVC_TOKEN = lab.token;
   const probe = (label, keep = true) => {
+    const before = cpu(daemon.pid);
     const out = lab.run(
       lab.nsA,
       process.execPath,
       ['-e', PROBE, `http://${LAB.linkA}:${LAB.port}`, `/interfaces/${LAB.tunA}`, String(SECS)],
       (SECS + 20) * 1000,
     );
-    const r = { label, ...JSON.parse(out) };
+    const after = cpu(daemon.pid);
+    const r = { label, ...JSON.parse(out), cpuMain: after.main - before.main, cpuAll: after.all - before.all };
     if (keep) rows.push(r);
     process.stderr.write(`  ${label}: ${r.n} requests\n`);
   };
@@ -90,6 +105,7 @@ try {
   }
   const counters = lab.api('GET', `/interfaces/${LAB.tunA}`).counters;
   process.stderr.write(`  daemon counters: ${JSON.stringify(counters)}\n`);
+  daemonRss = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, 'utf8'))?.[1]) / 1024;
   await lab.stop(bridge);
   await lab.stop(daemon);
   await lab.stop(server);
@@ -104,6 +120,11 @@ const f = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 console.log(
   `\n${SECS} s per phase, ${FRAMING} framing, ${compiled ? 'dist/' : 'src/ through tsx'}; GET /interfaces/${LAB.tunA} back to back`,
 );
-console.log('| phase | requests | p50 ms | p99 ms | max ms | event-loop delay max ms | tunnel Gbit/s |');
-console.log('|---|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.label} | ${r.n} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.lagMax)} | ${f(r.gbits)} |`);
+console.log('| phase | requests | p50 ms | p99 ms | max ms | event-loop delay max ms | tunnel Gbit/s | daemon CPU s: main thread / all |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(
+    `| ${r.label} | ${r.n} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.lagMax)} | ${f(r.gbits)} | ${f(r.cpuMain)} / ${f(r.cpuAll)} |`,
+  );
+}
+console.log(`daemon peak RSS: ${f(daemonRss)} MB`);

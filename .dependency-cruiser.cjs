@@ -18,7 +18,15 @@ module.exports = {
       severity: 'error',
       comment: 'The engine and the data plane have no HTTP in them and do not know who calls them.',
       from: { path: '^src/(engine|dataplane)/' },
-      to: { path: '^src/(http|daemon|cli|bridge)/|^node_modules/(fastify|@fastify|ws)/' },
+      to: { path: '^src/(http|daemon|cli|bridge)/|^node_modules/(fastify|@fastify)/' },
+    },
+    {
+      name: 'one-websocket-in-the-data-plane',
+      severity: 'error',
+      comment:
+        'The engine and the data plane see a WebSocket as a StreamWebSocket; only the stream worker builds one, on the connection handed to its thread.',
+      from: { path: '^src/(engine|dataplane)/', pathNot: '^src/dataplane/stream-worker\\.ts$' },
+      to: { path: '^node_modules/ws/' },
     },
     {
       name: 'dataplane-knows-no-engine',

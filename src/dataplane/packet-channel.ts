@@ -65,9 +65,20 @@ export interface PacketSocket {
 }
 
 /** Counters the data plane keeps itself (see Counters in openapi.yaml); they join the kernel's. */
-export type PacketCounters = Pick<Counters, 'streamDropped' | 'writeDropped' | 'framesRejected'>;
+export type PacketCounters = Pick<Counters, 'streamDropped' | 'writeDropped' | 'framesRejected' | 'offloadDropped'>;
 
-export const zeroCounters = (): PacketCounters => ({ streamDropped: 0, writeDropped: 0, framesRejected: 0 });
+export const zeroCounters = (): PacketCounters => ({ streamDropped: 0, writeDropped: 0, framesRejected: 0, offloadDropped: 0 });
+
+/**
+ * A stream that moves its packets somewhere else than the channel's thread (a worker thread):
+ * the channel only keeps it exclusive, leaves the fd unwatched, and ends it.
+ */
+export interface RemoteStream {
+  /** Its part of the channel's counters, live. */
+  readonly counters: Readonly<PacketCounters>;
+  /** Stops its use of the TUN before returning (the fd may be closed right after) and tells its client why. */
+  stop(why: string): void;
+}
 
 /**
  * One attached stream: TUN → client on readiness, client → TUN on each message. Owned by the
@@ -190,16 +201,33 @@ interface Waiter {
 export class PacketChannel {
   private watch: ReadinessWatch | undefined;
   private stream: PacketStream | undefined;
+  private remote: RemoteStream | undefined;
   private onStreamEnd: ((why: string) => void) | undefined;
   private readonly waiters: Waiter[] = [];
   private readonly readLens = new Uint32Array(1);
-  readonly counters: PacketCounters = zeroCounters();
+  /** The counters of REST writes, of streams pumped here, and of remote streams that ended. */
+  private readonly own: PacketCounters = zeroCounters();
   closed = false;
 
   constructor(readonly tun: TunHandle) {}
 
   get hasStream(): boolean {
-    return this.stream !== undefined;
+    return this.stream !== undefined || this.remote !== undefined;
+  }
+
+  /**
+   * The channel's counters, a remote stream's included. offloadDropped is kept by the TUN's own
+   * read state: this thread's, plus what remote streams counted on theirs.
+   */
+  get counters(): PacketCounters {
+    const remote = this.remote?.counters;
+    if (!remote) return { ...this.own, offloadDropped: this.own.offloadDropped + this.tun.offloadDropped() };
+    return {
+      streamDropped: this.own.streamDropped + remote.streamDropped,
+      writeDropped: this.own.writeDropped + remote.writeDropped,
+      framesRejected: this.own.framesRejected + remote.framesRejected,
+      offloadDropped: this.own.offloadDropped + this.tun.offloadDropped() + remote.offloadDropped,
+    };
   }
 
   /**
@@ -207,7 +235,7 @@ export class PacketChannel {
    * seed's select() did. Refused while a stream owns the interface's packets.
    */
   read(timeoutMs: number, signal?: AbortSignal): Promise<Buffer> {
-    if (this.stream) return Promise.reject(busy(this.tun.name, 'a stream is attached; it receives every packet'));
+    if (this.hasStream) return Promise.reject(busy(this.tun.name, 'a stream is attached; it receives every packet'));
     let now: Buffer | undefined;
     try {
       now = this.readOne();
@@ -241,7 +269,7 @@ export class PacketChannel {
   write(packet: Buffer): number {
     const rc = this.tun.write(packet);
     if (rc < 0) {
-      this.counters.writeDropped++;
+      this.own.writeDropped++;
       throw errnoError(rc, `write a packet to "${this.tun.name}"`, 'VPNSVC_ERROR_IO_ERROR');
     }
     return rc;
@@ -249,7 +277,7 @@ export class PacketChannel {
 
   /** EBUSY when a stream is attached, so a second client can be refused before it upgrades. */
   requireNoStream(): void {
-    if (this.stream) throw busy(this.tun.name, 'another client holds its stream (one stream per interface)');
+    if (this.hasStream) throw busy(this.tun.name, 'another client holds its stream (one stream per interface)');
   }
 
   /**
@@ -257,34 +285,59 @@ export class PacketChannel {
    * leaves (a dead one is reaped by the transport's keepalive).
    */
   attach(socket: PacketSocket, framing: Framing, onEnd: (why: string) => void, highWaterMark = highWaterMarkOf(framing)): PacketStream {
+    this.prepareStream(onEnd);
+    const stream = new PacketStream(this.tun, socket, framing, this.own, highWaterMark);
+    this.stream = stream;
+    this.updateWatch();
+    return stream;
+  }
+
+  /** Attaches the one stream as one that reads and writes the TUN itself (see RemoteStream); EBUSY as attach. */
+  attachRemote(remote: RemoteStream, onEnd: (why: string) => void): void {
+    this.prepareStream(onEnd);
+    this.remote = remote;
+    this.updateWatch();
+  }
+
+  private prepareStream(onEnd: (why: string) => void): void {
     this.requireNoStream();
     tuneHeapForStreaming();
     this.tun.raiseTxQueueLen(STREAM_TUN_QUEUE_LEN);
-    const stream = new PacketStream(this.tun, socket, framing, this.counters, highWaterMark);
-    this.stream = stream;
     this.onStreamEnd = onEnd;
     // Packets that were waiting for REST readers now belong to the stream.
     for (const w of this.waiters.splice(0)) {
       clearTimeout(w.timer);
       w.reject(busy(this.tun.name, 'a stream was attached while this read waited'));
     }
-    this.updateWatch();
-    return stream;
   }
 
-  detach(stream: PacketStream): void {
-    if (this.stream !== stream) return;
-    this.stream = undefined;
-    this.onStreamEnd = undefined;
+  /** The stream left on its own (its client went); a remote one has stopped using the TUN. */
+  detach(stream: PacketStream | RemoteStream): void {
+    if (this.stream !== stream && this.remote !== stream) return;
+    this.dropStream();
     this.updateWatch();
   }
 
   private endStream(why: string): void {
     const end = this.onStreamEnd;
-    this.stream = undefined;
-    this.onStreamEnd = undefined;
+    this.remote?.stop(why);
+    this.dropStream();
     this.updateWatch();
     end?.(why);
+  }
+
+  private dropStream(): void {
+    const remote = this.remote?.counters;
+    if (remote) {
+      // Final: a remote stream counts nothing once it has stopped.
+      this.own.streamDropped += remote.streamDropped;
+      this.own.writeDropped += remote.writeDropped;
+      this.own.framesRejected += remote.framesRejected;
+      this.own.offloadDropped += remote.offloadDropped;
+    }
+    this.stream = undefined;
+    this.remote = undefined;
+    this.onStreamEnd = undefined;
   }
 
   /** The interface is going away: end the stream and the waiting reads, stop watching the fd. */

@@ -24,6 +24,7 @@ import type {
 import { DataPlane } from '../dataplane/data-plane.js';
 import { type Framing, MAX_PACKET } from '../dataplane/framing.js';
 import { MAX_READ_WAIT_MS, type PacketChannel, type PacketSocket, type PacketStream } from '../dataplane/packet-channel.js';
+import { attachClient, type Moved, type StreamClient } from '../dataplane/worker-stream.js';
 import { EBUSY } from '../errors/errno.js';
 import { errnoName, invalidParameter, ioError, noSuchFile, notSupported, permissionDenied, VpnsvcError } from '../errors/errors.js';
 import { readAddresses6, setAddress6 } from '../system/address6.js';
@@ -138,6 +139,14 @@ export interface RoutingPolicy {
 export interface StreamLease {
   readonly stream: PacketStream;
   /** Ends the stream (the client left); says why in the stream.detached event. Idempotent. */
+  detach(why: string): void;
+}
+
+/** An attached WebSocket client's stream. */
+export interface ClientStreamLease {
+  /** Where its packets move: a worker thread of its own, or the daemon's main thread (TLS). */
+  readonly thread: 'worker' | 'main';
+  /** Ends the stream and tells the client why; says why in the stream.detached event. Idempotent. */
   detach(why: string): void;
 }
 
@@ -358,6 +367,32 @@ export class Vpnsvc {
     };
     this.events.emit('stream.attached', { interface: iface.name, data: { framing } });
     return { stream, detach: finish };
+  }
+
+  /**
+   * openStream for a WebSocket client: its packets move in a worker thread when its connection
+   * can be handed over (see worker-stream.ts), so the API keeps its latency under a full tunnel.
+   * `onEnd` is called once, however the stream ends, with the packets it moved.
+   */
+  openClientStream(name: string, client: StreamClient, framing: Framing, onEnd: (why: string, moved: Moved) => void): ClientStreamLease {
+    const channel = this.channelOf(name);
+    const iface = this.handle(name);
+    let attached = true;
+    const stream = attachClient(channel, client, framing, (why) => finish(why));
+    const finish = (why: string): void => {
+      if (!attached) return;
+      attached = false;
+      stream.end(why);
+      const packets = { ...stream.moved };
+      this.events.emit('stream.detached', {
+        interface: iface.name,
+        data: { framing, packets },
+        reason: { source: 'stream', detail: why },
+      });
+      onEnd(why, packets);
+    };
+    this.events.emit('stream.attached', { interface: iface.name, data: { framing } });
+    return { thread: stream.thread, detach: finish };
   }
 
   // ---- vpnsvc_block_networks / vpnsvc_unblock_networks ----------------------------------------
@@ -705,7 +740,6 @@ export class Vpnsvc {
       rxDropped: stats?.rxDropped ?? 0,
       txDropped: stats?.txDropped ?? 0,
       ...this.packets.counters(iface.tun),
-      offloadDropped: iface.tun.offloadDropped(),
     };
     return {
       name: iface.name,

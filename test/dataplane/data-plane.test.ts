@@ -7,7 +7,7 @@ import type { VpnsvcError } from '../../src/errors/errors.js';
 import { FakeTun, PacketSocketStub } from '../helpers/fake-tun.js';
 import { ipv4Udp } from '../helpers/packets.js';
 
-const zeros = { streamDropped: 0, writeDropped: 0, framesRejected: 0 };
+const zeros = { streamDropped: 0, writeDropped: 0, framesRejected: 0, offloadDropped: 0 };
 
 test('channelFor keeps one channel per TUN and replaces it for a new TUN, ending the old one', async () => {
   const plane = new DataPlane();
@@ -37,7 +37,7 @@ test("counters() are the channel's of that TUN, as a copy; zeros for any other T
   const stream = channel.attach(new PacketSocketStub(), FRAMING_PACKET, () => undefined);
   stream.reject();
   const counters = plane.counters(tun);
-  assert.deepEqual(counters, { streamDropped: 0, writeDropped: 1, framesRejected: 1 });
+  assert.deepEqual(counters, { streamDropped: 0, writeDropped: 1, framesRejected: 1, offloadDropped: 0 });
   counters.writeDropped = 99;
   assert.equal(plane.counters(tun).writeDropped, 1, 'callers get a copy');
   assert.deepEqual(plane.counters(new FakeTun('vsufake2')), zeros);

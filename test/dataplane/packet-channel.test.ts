@@ -140,7 +140,7 @@ describe('REST reads and writes', () => {
       () => ch.write(Buffer.from('not an IP packet, too short')),
       isError('VPNSVC_ERROR_IO_ERROR', /write a packet to "vsufake0": EINVAL/, 'EINVAL'),
     );
-    assert.deepEqual(ch.counters, { streamDropped: 0, writeDropped: 1, framesRejected: 0 });
+    assert.deepEqual(ch.counters, { streamDropped: 0, writeDropped: 1, framesRejected: 0, offloadDropped: 0 });
   });
 });
 
@@ -205,7 +205,7 @@ describe('the stream, packet framing', () => {
     stream.receive(packet(11));
     assert.deepEqual(tun.written.map(portOf), [10, 11]);
     assert.equal(stream.moved.fromClient, 2);
-    assert.deepEqual(ch.counters, { streamDropped: 0, writeDropped: 1, framesRejected: 0 });
+    assert.deepEqual(ch.counters, { streamDropped: 0, writeDropped: 1, framesRejected: 0, offloadDropped: 0 });
   });
 
   test('over the high-water mark, packets are drained from the TUN and dropped, not queued', async () => {
@@ -267,7 +267,7 @@ describe('the stream, batch framing', () => {
     const stream = ch.attach(new PacketSocketStub(), FRAMING_BATCH, () => undefined);
     stream.receive(batch([packet(1), Buffer.from('junk junk junk junk junk'), packet(2)]));
     assert.deepEqual(tun.written.map(portOf), [1, 2]);
-    assert.deepEqual(ch.counters, { streamDropped: 0, writeDropped: 1, framesRejected: 0 });
+    assert.deepEqual(ch.counters, { streamDropped: 0, writeDropped: 1, framesRejected: 0, offloadDropped: 0 });
     // A length that overruns the message: the packet before the damage still lands.
     stream.receive(Buffer.concat([batch([packet(3)]), Buffer.from([0x05, 0xdc, 0x45, 0x00])]));
     assert.deepEqual(tun.written.map(portOf), [1, 2, 3]);

@@ -56,6 +56,13 @@ describe('a stalled stream consumer', kernelTestOptions(), () => {
       });
       tcp?.pause();
       t.after(() => ws.terminate());
+      const attachedLine = () =>
+        daemon
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"packet stream attached"'));
+      for (let i = 0; i < 100 && !attachedLine(); i++) await sleep(20);
+      assert.equal(JSON.parse(attachedLine() ?? '{}').thread, 'worker', "the stream runs in its worker thread, off the API's");
 
       const pid = daemon.child.pid as number;
       await sleep(300);

@@ -4,15 +4,11 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { FRAMING_PACKET, FRAMINGS, framingOf, MAX_PACKET, selectFraming } from '../../dataplane/framing.js';
-import type { PacketSocket } from '../../dataplane/packet-channel.js';
-import type { StreamLease, Vpnsvc } from '../../engine/vpnsvc.js';
+import { FRAMINGS, framingOf, selectFraming } from '../../dataplane/framing.js';
+import type { ClientStreamLease, Vpnsvc } from '../../engine/vpnsvc.js';
 import { invalidParameter, VpnsvcError } from '../../errors/errors.js';
 import type { Handlers, OperationRequest } from '../context.js';
 import { withWebSocket } from '../websocket-route.js';
-
-/** A client that answers no ping for this long is dropped, which frees the interface's stream. */
-export const STREAM_KEEPALIVE_MS = 30_000;
 
 /**
  * ws's handleProtocols: the first framing the client offers that we know; none when it offers
@@ -31,66 +27,29 @@ function offeredProtocols(request: FastifyRequest): string[] {
     .filter(Boolean);
 }
 
-/** Adapts a ws WebSocket and its TCP socket to what the data plane needs. */
-function packetSocket(ws: WebSocket, request: FastifyRequest): PacketSocket {
-  const tcp = request.raw.socket;
-  return {
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-    send: (data) => ws.send(data),
-    cork: () => tcp.cork(),
-    uncork: () => tcp.uncork(),
-  };
-}
-
 function attachStream(vpnsvc: Vpnsvc, ws: WebSocket, request: OperationRequest<'openPacketStream'>): void {
   const { name } = request.params;
   const framing = framingOf(ws.protocol);
-  let lease: StreamLease;
+  let lease: ClientStreamLease;
   try {
-    // A close reason is at most 123 bytes; ws throws on a longer one.
-    lease = vpnsvc.openStream(name, packetSocket(ws, request), framing, (why) => ws.close(1001, why.slice(0, 120)));
+    lease = vpnsvc.openClientStream(
+      name,
+      {
+        ws,
+        connection: request.raw.socket,
+        options: request.server.websocketServer.options as Record<string, unknown>,
+        // A reset or a protocol error: the stream's end follows.
+        failed: (err) => request.log.debug({ err, iface: name }, 'packet stream socket failed'),
+      },
+      framing,
+      (why, moved) => request.log.info({ iface: name, framing, moved, why }, 'packet stream closed'),
+    );
   } catch (err) {
     // Lost a race with another client or a deinit between the checks and the upgrade.
     ws.close(1013, err instanceof VpnsvcError ? err.message.slice(0, 120) : 'stream unavailable');
     return;
   }
-  const { stream } = lease;
-  const maxMessage = framing === FRAMING_PACKET ? MAX_PACKET : Infinity; // ws enforces maxPayload
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) {
-      stream.reject();
-      ws.close(1003, 'binary messages only');
-      return;
-    }
-    const buf = data as Buffer;
-    if (buf.length > maxMessage) {
-      stream.reject();
-      ws.close(1009, `one packet per message, at most ${MAX_PACKET} bytes`);
-      return;
-    }
-    stream.receive(buf);
-  });
-  let alive = true;
-  ws.on('pong', () => (alive = true));
-  const keepalive = setInterval(() => {
-    if (!alive) {
-      ws.terminate();
-      return;
-    }
-    alive = false;
-    if (ws.readyState === ws.OPEN) ws.ping();
-  }, STREAM_KEEPALIVE_MS);
-  keepalive.unref();
-  // A reset or a protocol error: 'close' follows and does the cleanup.
-  ws.on('error', (err) => request.log.debug({ err, iface: name }, 'packet stream socket failed'));
-  ws.on('close', (code: number) => {
-    clearInterval(keepalive);
-    lease.detach(`WebSocket closed with ${code}`);
-    request.log.info({ iface: name, framing, moved: stream.moved }, 'packet stream closed');
-  });
-  request.log.info({ iface: name, framing }, 'packet stream attached');
+  request.log.info({ iface: name, framing, thread: lease.thread }, 'packet stream attached');
 }
 
 export function packetHandlers({ vpnsvc }: FastifyInstance): Pick<Handlers, 'readPacket' | 'writePacket' | 'openPacketStream'> {

@@ -82,13 +82,9 @@ static int prefix_of(int hdr)
 static void put_prefix(uint8_t *rec, int hdr, uint32_t plen)
 {
 	if (hdr == VS_FRAME_HDR) {
-		rec[0] = (uint8_t)(plen >> 8);
-		rec[1] = (uint8_t)plen;
+		put16(rec, (uint16_t)plen);
 	} else if (hdr == VS_GSO_HDR) {
-		rec[0] = (uint8_t)(plen >> 24);
-		rec[1] = (uint8_t)(plen >> 16);
-		rec[2] = (uint8_t)(plen >> 8);
-		rec[3] = (uint8_t)plen;
+		put32(rec, plen);
 		memset(rec + VS_GSO_HDR, 0, VS_VNET_HDR);
 	}
 }
@@ -169,8 +165,6 @@ VS_EXPORT int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int h
 		return -EINVAL;
 	if (hdr != 0 && hdr != VS_FRAME_HDR && hdr != VS_GSO_HDR)
 		return -EINVAL;
-	if (hdr == VS_FRAME_HDR && pktmax > 0xffff)
-		pktmax = 0xffff;
 	if (pktmax > 0xffff)
 		pktmax = 0xffff;
 	while (n < maxpkts && cap - off >= pktmax + pre) {
@@ -189,10 +183,7 @@ VS_EXPORT int vs_tun_read_batch(int fd, uint8_t *buf, int cap, int pktmax, int h
 			}
 			if (r > 0) {
 				plen = (uint32_t)r - VS_VNET_HDR;
-				rec[0] = (uint8_t)(plen >> 24);
-				rec[1] = (uint8_t)(plen >> 16);
-				rec[2] = (uint8_t)(plen >> 8);
-				rec[3] = (uint8_t)plen;
+				put32(rec, plen);
 			}
 		} else if (pend != NULL) {
 			r = next_plain(fd, pend, rec + pre, pktmax);
@@ -360,7 +351,7 @@ VS_EXPORT int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, c
 				damaged = 1;
 				break;
 			}
-			plen = ((uint32_t)buf[off] << 8) | buf[off + 1];
+			plen = get16(buf + off);
 			off += VS_FRAME_HDR;
 		} else if (hdr == VS_GSO_HDR) {
 			if (off == len)
@@ -369,7 +360,7 @@ VS_EXPORT int vs_tun_write_batch(int fd, const uint8_t *buf, int len, int hdr, c
 				damaged = 1;
 				break;
 			}
-			plen = ((uint32_t)buf[off] << 24) | ((uint32_t)buf[off + 1] << 16) | ((uint32_t)buf[off + 2] << 8) | buf[off + 3];
+			plen = get32(buf + off);
 			raw = buf + off + VS_GSO_HDR;
 			off += VS_GSO_HDR + VS_VNET_HDR;
 		} else {

@@ -11,9 +11,9 @@ import { WebSocket } from 'ws';
 import { errnoName } from '../errors/errors.js';
 import { closeFd } from '../system/native.js';
 import { type ReadinessWatch, tunHandle } from '../system/tun.js';
-import { type PacketCounters, PacketStream } from './packet-channel.js';
+import { PacketStream } from './packet-channel.js';
 import { packetSocketOf, StreamSession, type StreamWebSocket } from './stream-session.js';
-import { CONTROL, COUNTER_SLOTS, type FromWorker, type StreamWorkerData, type ToWorker, TUN } from './worker-stream.js';
+import { CONTROL, COUNTER_SLOTS, type FromWorker, type StreamWorkerData, sharedCounters, type ToWorker, TUN } from './worker-stream.js';
 
 /** ws's server side, as WebSocketServer.completeUpgrade builds it (not in ws's typings). */
 interface ServerWebSocket extends StreamWebSocket {
@@ -29,32 +29,7 @@ const shared = new Float64Array(data.counters);
 const tell = (message: FromWorker): void => port.postMessage(message);
 
 /** The stream's counters, in the memory the daemon's thread reads. */
-const counters: PacketCounters = {
-  get streamDropped() {
-    return shared[COUNTER_SLOTS.streamDropped] as number;
-  },
-  set streamDropped(n) {
-    shared[COUNTER_SLOTS.streamDropped] = n;
-  },
-  get writeDropped() {
-    return shared[COUNTER_SLOTS.writeDropped] as number;
-  },
-  set writeDropped(n) {
-    shared[COUNTER_SLOTS.writeDropped] = n;
-  },
-  get framesRejected() {
-    return shared[COUNTER_SLOTS.framesRejected] as number;
-  },
-  set framesRejected(n) {
-    shared[COUNTER_SLOTS.framesRejected] = n;
-  },
-  get offloadDropped() {
-    return shared[COUNTER_SLOTS.offloadDropped] as number;
-  },
-  set offloadDropped(n) {
-    shared[COUNTER_SLOTS.offloadDropped] = n;
-  },
-};
+const counters = sharedCounters(shared);
 
 // Claimed before the socket exists: should this thread die in between, the fd is left open
 // rather than closed twice.

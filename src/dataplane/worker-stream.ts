@@ -160,6 +160,22 @@ export const COUNTER_SLOTS = {
   offloadDropped: 5,
 } as const;
 const COUNTER_COUNT = 6;
+const COUNTER_NAMES = ['streamDropped', 'writeDropped', 'framesRejected', 'offloadDropped'] as const;
+
+/** The stream's counters as a view of the shared memory: either thread reads them, the worker writes them. */
+export function sharedCounters(shared: Float64Array): PacketCounters {
+  const counters = {} as PacketCounters;
+  for (const name of COUNTER_NAMES) {
+    Object.defineProperty(counters, name, {
+      enumerable: true,
+      get: () => shared[COUNTER_SLOTS[name]] as number,
+      set: (n: number) => {
+        shared[COUNTER_SLOTS[name]] = n;
+      },
+    });
+  }
+  return counters;
+}
 
 /** Slots of the shared Int32Array: who holds the TUN duplicate, and whether the worker took the socket. */
 export const CONTROL = { tun: 0, socket: 1 } as const;
@@ -241,21 +257,7 @@ class WorkerStream implements ClientStream, RemoteStream {
     private readonly framing: Framing,
     private readonly onEnd: (why: string) => void,
   ) {
-    const shared = this.shared;
-    this.counters = {
-      get streamDropped() {
-        return shared[COUNTER_SLOTS.streamDropped] as number;
-      },
-      get writeDropped() {
-        return shared[COUNTER_SLOTS.writeDropped] as number;
-      },
-      get framesRejected() {
-        return shared[COUNTER_SLOTS.framesRejected] as number;
-      },
-      get offloadDropped() {
-        return shared[COUNTER_SLOTS.offloadDropped] as number;
-      },
-    };
+    this.counters = sharedCounters(this.shared);
   }
 
   get moved(): Moved {

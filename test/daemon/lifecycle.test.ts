@@ -28,21 +28,12 @@ import { Worker } from 'node:worker_threads';
 import { projectRoot } from '../../src/config/project-root.js';
 import { JOURNAL_FILE } from '../../src/recovery/journal.js';
 import { TOKENS_FILE, TokenStore } from '../../src/tokens/token-store.js';
-import { type Daemon, spawnDaemon, waitReady } from '../helpers/daemon.js';
+import { type Daemon, logLines, spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { sseFollow, wsFollow } from '../helpers/follower.js';
 import { ip, kernelTestOptions, link } from '../helpers/kernel.js';
 import { freePort, selfSignedCert } from '../helpers/net.js';
 
 const run = promisify(execFile);
-
-/** The daemon's log as JSON objects (one per line). */
-function logLines(d: Daemon): Record<string, any>[] {
-  return d
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>);
-}
 
 async function waitFor(pred: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -13,7 +13,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { FRAMING_GSO } from '../../src/dataplane/framing.js';
@@ -30,6 +29,7 @@ import {
   VNET_F_DATA_VALID,
 } from '../helpers/packets.js';
 import { udpReceiver } from '../helpers/udp.js';
+import { until } from '../helpers/wait.js';
 
 const IFACE = 'vso0';
 const LOCAL = '10.74.0.1';
@@ -47,14 +47,6 @@ async function tunnel(t: TestContext, offload: boolean, env: Record<string, stri
   await built.admin.patch(`/interfaces/${IFACE}`).send({ localIp: LOCAL, remoteIp: PEER }).expect(200);
   await built.admin.post(`/interfaces/${IFACE}/apply`).expect(200);
   return built;
-}
-
-async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 /** The kernel's count of UDP datagrams dropped for a bad checksum, in this namespace. */

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { FRAMING_BATCH, FRAMING_PACKET } from '../../src/dataplane/framing.js';
 import { build, TOKENS } from '../helpers/app.js';
-import { type Daemon, spawnDaemon, waitReady } from '../helpers/daemon.js';
+import { type Daemon, logLines, spawnDaemon, waitReady } from '../helpers/daemon.js';
 import { kernelTestOptions, link } from '../helpers/kernel.js';
 import { freePort, selfSignedCert } from '../helpers/net.js';
 import { startNode, stopProcess } from '../helpers/node-process.js';
@@ -27,15 +27,6 @@ const LOCAL = '10.68.0.1';
 const PEER = '10.68.0.2';
 /** How long the API's thread is kept busy. */
 const BLOCK_MS = 300;
-
-/** The daemon's log as JSON objects. */
-function logLines(d: Daemon): Record<string, any>[] {
-  return d
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>);
-}
 
 async function until<T>(what: string, get: () => T | undefined, ms = 5000): Promise<T> {
   const deadline = Date.now() + ms;

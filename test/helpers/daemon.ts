@@ -113,3 +113,12 @@ export async function waitReady(daemon: Daemon, ms = 15_000): Promise<void> {
   }
   throw new Error(`daemon not ready after ${ms} ms:\n${daemon.output()}`);
 }
+
+/** The daemon's log lines that are JSON objects (pino writes one per line). */
+export function logLines(d: Daemon): Record<string, any>[] {
+  return d
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, any>);
+}

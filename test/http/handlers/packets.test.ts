@@ -15,6 +15,7 @@ import { assertContract } from '../../helpers/contract.js';
 import { ip, ipJson, kernelTestOptions, link } from '../../helpers/kernel.js';
 import { batch, ipv4Udp, readIpv4Udp, splitBatch } from '../../helpers/packets.js';
 import { udpReceiver } from '../../helpers/udp.js';
+import { until } from '../../helpers/wait.js';
 
 const IFACE = 'vsp0';
 const LOCAL = '10.93.0.1';
@@ -37,14 +38,6 @@ let sender: Socket | undefined;
 function sendToPeer(payload: Buffer, port = 9): Promise<void> {
   sender ??= createSocket('udp4');
   return new Promise((r, j) => sender?.send(payload, port, PEER, (e) => (e ? j(e) : r())));
-}
-
-async function until(what: string, cond: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 /** Binary GET: supertest collects the octet-stream body as a Buffer. */

@@ -17,6 +17,7 @@ want ping iputils-ping           # ICMP probes of the leak test and the end-to-e
 want /usr/bin/python3 python3    # the protect test's client app and TUN reader (also as nobody); the sd_notify receiver
 want setpriv util-linux          # the protect and capability tests' restricted callers
 want openssl openssl             # the TLS test makes its certificate
+want ethtool ethtool             # the offload test reads a TUN's offloads back from the kernel
 want iperf3 iperf3               # npm run demo and npm run bench
 want openvpn openvpn             # npm run bench: the OpenVPN peer (p2p, no crypto)
 want socat socat                 # npm run bench: the socat TUN-over-UDP peer

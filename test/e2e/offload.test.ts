@@ -72,6 +72,12 @@ describe('offload mode and the gso framing on the kernel', kernelTestOptions(), 
     const { offload } = (await built.admin.get(`/interfaces/${IFACE}`).expect(200)).body;
     for (const f of ['csum', 'tso4', 'tso6']) assert.ok(offload.features.includes(f), `${f} is on`);
     if (kernelAtLeast(6, 2)) assert.ok(offload.features.includes('uso4'), 'UDP segmentation, which this kernel has');
+    // What the kernel has in force on the device, asked of the kernel.
+    const { stdout } = await run('ethtool', ['--json', '-k', IFACE]);
+    const kernel = (JSON.parse(stdout) as Record<string, { active: boolean }>[])[0] as Record<string, { active: boolean }>;
+    for (const f of ['tx-checksumming', 'tx-tcp-segmentation', 'tx-tcp6-segmentation'])
+      assert.equal(kernel[f]?.active, true, `the kernel has ${f} on`);
+    if (offload.features.includes('uso4')) assert.equal(kernel['tx-udp-segmentation']?.active, true);
     assert.throws(
       () => built.vpnsvc.issueFdTicket({ purpose: 'tun-fd', interface: IFACE }, { pid: process.pid, uid: 0 }),
       (err: VpnsvcError) => err.kind === 'VPNSVC_ERROR_NOT_SUPPORTED' && /offload mode/.test(err.message),
